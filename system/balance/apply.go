@@ -1,0 +1,133 @@
+package balance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/system/mesh"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+const maxConflicts = 16
+
+// apply appends e to the account's ledger with optimistic concurrency: it
+// starts from the projection's view of the account and, when the ledger
+// says the account moved on, reads the ledger's last entry and tries again.
+// When allow refuses the current balance, a zero-amount KindDeclined marker
+// is appended under e's key instead. It returns the stored entry, which is
+// the earlier one when the key was already in the ledger.
+func (s *service) apply(ctx context.Context, e transactions.Entry, allow func(Balance) bool) (transactions.Entry, error) {
+	cur, err := s.current(ctx, e.Account, false)
+	if err != nil {
+		return transactions.Entry{}, err
+	}
+	for range maxConflicts {
+		try := e
+		if !allow(cur) {
+			try.Amount, try.Kind, try.Merchant = 0, transactions.KindDeclined, nil
+		}
+		try.BalanceAfter, try.Limit, try.Customer = cur.Balance+try.Amount, cur.Limit, cur.Customer
+		var resp transactions.AppendResponse
+		err := s.ledger.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/ledger/append", IdempotencyKey: e.Key,
+			Body: transactions.AppendRequest{Entry: try, ExpectedSeq: cur.Seq}}, &resp)
+		var me *mesh.Error
+		if errors.As(err, &me) && me.Code == transactions.CodeConflict {
+			if cur, err = s.current(ctx, e.Account, true); err != nil {
+				return transactions.Entry{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return transactions.Entry{}, fmt.Errorf("append %s: %w", e.Key, err)
+		}
+		s.store(ctx, resp.Entry)
+		return resp.Entry, nil
+	}
+	return transactions.Entry{}, mesh.Errorf(http.StatusServiceUnavailable, "contention", "account %s too busy", e.Account)
+}
+
+// current returns the account's balance and last ledger sequence, from the
+// projection or, when fresh is set or the projection has no entry, from
+// the ledger.
+func (s *service) current(ctx context.Context, account string, fresh bool) (Balance, error) {
+	if !fresh {
+		if b, err := s.projected(ctx, account); err == nil {
+			return b, nil
+		}
+	}
+	var e transactions.Entry
+	err := s.ledger.Do(ctx, mesh.Call{Method: http.MethodGet, Path: "/v1/ledger/accounts/" + account + "/last"}, &e)
+	var me *mesh.Error
+	if errors.As(err, &me) && me.Status == http.StatusNotFound {
+		return Balance{}, mesh.Errorf(http.StatusNotFound, "unknown_account", "account %s does not exist", account)
+	}
+	if err != nil {
+		return Balance{}, fmt.Errorf("read ledger of %s: %w", account, err)
+	}
+	s.store(ctx, e)
+	return balanceOf(e), nil
+}
+
+func balanceOf(e transactions.Entry) Balance {
+	return Balance{Account: e.Account, Customer: e.Customer, Balance: e.BalanceAfter, Limit: e.Limit, Currency: "GBP", Seq: e.Seq}
+}
+
+func (s *service) projected(ctx context.Context, account string) (Balance, error) {
+	kv, err := s.proj.Get(ctx, account)
+	if err != nil {
+		return Balance{}, err
+	}
+	var b Balance
+	if err := json.Unmarshal(kv.Value(), &b); err != nil {
+		return Balance{}, err
+	}
+	return b, nil
+}
+
+// store moves the projection of e's account forward to e, never back.
+func (s *service) store(ctx context.Context, e transactions.Entry) {
+	if e.Seq == 0 {
+		return
+	}
+	b, _ := json.Marshal(balanceOf(e))
+	for range 5 {
+		kv, err := s.proj.Get(ctx, e.Account)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			if _, err = s.proj.Create(ctx, e.Account, b); err == nil {
+				return
+			}
+		case err != nil:
+			return
+		default:
+			var old Balance
+			if json.Unmarshal(kv.Value(), &old) == nil && old.Seq >= e.Seq {
+				return
+			}
+			if _, err = s.proj.Update(ctx, e.Account, b, kv.Revision()); err == nil {
+				return
+			}
+		}
+	}
+}
+
+// project is the ledger consumer that keeps the projection up to date with
+// entries written by any replica.
+func (s *service) project(ctx context.Context, m jetstream.Msg) error {
+	var e transactions.Entry
+	if err := json.Unmarshal(m.Data(), &e); err != nil {
+		return nil // not ours to fix; the audit reports it
+	}
+	md, err := m.Metadata()
+	if err != nil {
+		return err
+	}
+	e.Seq = md.Sequence.Stream
+	s.store(ctx, e)
+	return nil
+}

@@ -1,0 +1,140 @@
+package balance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/system/mesh"
+	"github.com/faultline/faultline/system/process"
+	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+type service struct {
+	p      *process.Process
+	ledger *mesh.Client
+	proj   jetstream.KeyValue // account -> Balance
+	idem   jetstream.KeyValue // key -> Outcome
+}
+
+// Setup wires the balance service into p.
+func Setup(ctx context.Context, p *process.Process) error {
+	ledger, err := p.Client("transactions")
+	if err != nil {
+		return err
+	}
+	proj, err := p.KV(ctx, store.BucketBalance)
+	if err != nil {
+		return err
+	}
+	idem, err := p.KV(ctx, store.BucketBalanceIdm)
+	if err != nil {
+		return err
+	}
+	if _, err := store.EnsureStream(ctx, p.JS, store.LedgerStream); err != nil {
+		return err
+	}
+	s := &service{p: p, ledger: ledger, proj: proj, idem: idem}
+	p.Handle("POST /v1/reserve", s.serveReserve)
+	p.Handle("POST /v1/void", s.serveVoid)
+	p.Handle("GET /v1/accounts/{id}/balance", s.serveBalance)
+	p.Go(func(ctx context.Context) {
+		p.Consume(ctx, store.LedgerStream, "balance-projection", "", s.project)
+	})
+	return nil
+}
+
+func (s *service) serveReserve(w http.ResponseWriter, r *http.Request) error {
+	var req ReserveRequest
+	if err := mesh.Decode(r, &req); err != nil {
+		return err
+	}
+	if req.Key == "" || !ValidID.MatchString(req.Account) || req.Amount == 0 || req.Amount > MaxAmount || req.Amount < -MaxAmount {
+		return mesh.Errorf(400, "bad_request", "key, a valid account and a non-zero amount within limits are required")
+	}
+	switch req.Kind {
+	case transactions.KindCard, transactions.KindTransferOut, transactions.KindTransferIn:
+	default:
+		return mesh.Errorf(400, "bad_kind", "kind %q cannot be reserved", req.Kind)
+	}
+	out, err := s.reserve(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	mesh.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// reserve applies req once: a key seen before returns its first outcome.
+// A declined key is written to the ledger as a zero-amount marker, so that the
+// ledger's deduplication decides every key exactly once, even when a retry
+// races the first attempt.
+func (s *service) reserve(ctx context.Context, req ReserveRequest) (Outcome, error) {
+	if o, ok, err := s.outcome(ctx, req.Key); err != nil || ok {
+		return o, err
+	}
+	e := transactions.Entry{Key: req.Key, Account: req.Account, Amount: req.Amount, Kind: req.Kind,
+		Counterparty: req.Counterparty, Ref: req.Ref, Merchant: req.Merchant}
+	stored, err := s.apply(ctx, e, func(cur Balance) bool {
+		return req.Amount > 0 || cur.Balance+req.Amount >= -cur.Limit
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	o := outcomeOf(stored)
+	s.remember(ctx, o)
+	return o, nil
+}
+
+// outcomeOf says what a stored entry means for its key.
+func outcomeOf(e transactions.Entry) Outcome {
+	o := Outcome{Key: e.Key, Status: Approved, Code: CodeApproved, BalanceAfter: e.BalanceAfter, Seq: e.Seq}
+	switch e.Kind {
+	case transactions.KindDeclined:
+		o.Status, o.Code = Declined, CodeInsufficientFunds
+	case transactions.KindCardVoid:
+		o.Status, o.Code = Declined, CodeIssuerUnavailable
+	}
+	return o
+}
+
+// outcome returns the remembered outcome of key.
+func (s *service) outcome(ctx context.Context, key string) (Outcome, bool, error) {
+	kv, err := s.idem.Get(ctx, idemKey(key))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Outcome{}, false, nil
+	}
+	if err != nil {
+		return Outcome{}, false, fmt.Errorf("read outcome of %s: %w", key, err)
+	}
+	var o Outcome
+	if err := json.Unmarshal(kv.Value(), &o); err != nil {
+		return Outcome{}, false, err
+	}
+	return o, true, nil
+}
+
+// remember keeps o as the outcome of its key. The first outcome wins; it is
+// best effort, since the ledger's deduplication already holds the truth.
+func (s *service) remember(ctx context.Context, o Outcome) {
+	b, _ := json.Marshal(o)
+	_, _ = s.idem.Create(ctx, idemKey(o.Key), b)
+}
+
+// overwrite replaces the outcome of o's key.
+func (s *service) overwrite(ctx context.Context, o Outcome) error {
+	b, _ := json.Marshal(o)
+	if _, err := s.idem.Put(ctx, idemKey(o.Key), b); err != nil {
+		return fmt.Errorf("record outcome of %s: %w", o.Key, err)
+	}
+	return nil
+}
+
+// idemKey maps a client key to a valid KV key.
+func idemKey(k string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(k))) }

@@ -1,0 +1,75 @@
+package balance
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/system/mesh"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
+	var req VoidRequest
+	if err := mesh.Decode(r, &req); err != nil {
+		return err
+	}
+	if req.Key == "" || !ValidID.MatchString(req.Account) {
+		return mesh.Errorf(400, "bad_request", "key and a valid account are required")
+	}
+	resp, err := s.void(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	mesh.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// void makes authorisation req.Key have no effect. It appends a zero-amount
+// void marker under the authorisation's own key: if the authorisation had not
+// reached the ledger, the marker takes its key and the authorisation can
+// never apply; if it had, the ledger answers with it and a reversal credit is
+// appended under a key of its own. Safe to repeat.
+func (s *service) void(ctx context.Context, req VoidRequest) (VoidResponse, error) {
+	marker := transactions.Entry{Key: req.Key, Account: req.Account, Kind: transactions.KindCardVoid, Ref: req.Ref}
+	stored, err := s.apply(ctx, marker, func(Balance) bool { return true })
+	if err != nil {
+		return VoidResponse{}, err
+	}
+	if stored.Kind != transactions.KindCard || stored.Amount == 0 {
+		s.remember(ctx, outcomeOf(stored))
+		return VoidResponse{}, nil
+	}
+	// The key's outcome becomes "declined" before the reversal is written, so
+	// that a retried authorisation never reports an approval that was undone.
+	if err := s.overwrite(ctx, Outcome{Key: req.Key, Status: Declined, Code: CodeIssuerUnavailable, BalanceAfter: stored.BalanceAfter}); err != nil {
+		return VoidResponse{}, err
+	}
+	rev := transactions.Entry{Key: req.Key + ":reverse", Account: req.Account, Amount: -stored.Amount,
+		Kind: transactions.KindCardReverse, Counterparty: stored.Counterparty, Ref: stored.Ref}
+	if _, err := s.apply(ctx, rev, func(Balance) bool { return true }); err != nil {
+		return VoidResponse{}, err
+	}
+	return VoidResponse{Reversed: true}, nil
+}
+
+func (s *service) serveBalance(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !ValidID.MatchString(id) {
+		return mesh.Errorf(400, "bad_account", "invalid account id")
+	}
+	b, err := s.projected(r.Context(), id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		b, err = s.current(r.Context(), id, true)
+	}
+	if err != nil {
+		return err
+	}
+	if c := r.Header.Get(mesh.HeaderCustomer); c != "" && c != b.Customer {
+		return mesh.Errorf(http.StatusForbidden, "forbidden", "account %s is not yours", id)
+	}
+	mesh.WriteJSON(w, http.StatusOK, b)
+	return nil
+}

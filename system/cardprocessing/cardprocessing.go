@@ -1,0 +1,170 @@
+// Package cardprocessing decides card authorisations: it checks the card,
+// reserves the funds through the balance service (which records the ledger
+// entry) and answers with an ISO 8583 style response code. It also voids
+// authorisations whose answer was lost (the VOIDS work queue), so that a
+// declined-by-timeout authorisation never moves money.
+//
+// Nothing deferrable is on this path: enrichment, feed and notifications
+// read the ledger later.
+package cardprocessing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/system/balance"
+	"github.com/faultline/faultline/system/cards"
+	"github.com/faultline/faultline/system/mesh"
+	"github.com/faultline/faultline/system/process"
+	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+// Response codes beyond the balance service's.
+const (
+	CodeInvalidCard = "14"
+	CodeRestricted  = "62" // frozen card
+)
+
+// AuthRequest is an authorisation request from the card network.
+type AuthRequest struct {
+	MessageID string                `json:"message_id"`
+	CardID    string                `json:"card_id"`
+	Amount    int64                 `json:"amount"` // minor units, positive
+	Currency  string                `json:"currency"`
+	Merchant  transactions.Merchant `json:"merchant"`
+}
+
+// AuthResponse is the answer to the card network.
+type AuthResponse struct {
+	MessageID string `json:"message_id"`
+	Approved  bool   `json:"approved"`
+	Code      string `json:"code"`
+	Reason    string `json:"reason"`
+}
+
+// Void asks for authorisation Key on CardID to have no effect.
+type Void struct {
+	Key    string `json:"key"`
+	CardID string `json:"card_id"`
+	Ref    string `json:"ref"`
+}
+
+// AuthKey is the ledger key of an authorisation's message id.
+func AuthKey(messageID string) string { return "auth:" + messageID }
+
+// QueueVoid queues a void of the authorisation of messageID on cardID. It is
+// idempotent: the same void queued twice is stored once.
+func QueueVoid(ctx context.Context, js jetstream.JetStream, messageID, cardID string) error {
+	b, _ := json.Marshal(Void{Key: AuthKey(messageID), CardID: cardID, Ref: messageID})
+	_, err := js.Publish(ctx, "voids."+cardID, b, jetstream.WithMsgID("void:"+messageID))
+	if err != nil {
+		return fmt.Errorf("queue void of %s: %w", messageID, err)
+	}
+	return nil
+}
+
+type service struct {
+	p       *process.Process
+	cards   *mesh.Client
+	balance *mesh.Client
+}
+
+// Setup wires card-processing into p.
+func Setup(ctx context.Context, p *process.Process) error {
+	cc, err := p.Client("cards")
+	if err != nil {
+		return err
+	}
+	bc, err := p.Client("balance")
+	if err != nil {
+		return err
+	}
+	if _, err := store.EnsureStream(ctx, p.JS, store.VoidsStream); err != nil {
+		return err
+	}
+	s := &service{p: p, cards: cc, balance: bc}
+	p.Handle("POST /v1/authorise", s.serveAuthorise)
+	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
+	return nil
+}
+
+func (s *service) serveAuthorise(w http.ResponseWriter, r *http.Request) error {
+	var req AuthRequest
+	if err := mesh.Decode(r, &req); err != nil {
+		return err
+	}
+	resp, err := s.authorise(r.Context(), req)
+	if err != nil {
+		// The answer is unknown to us: make sure it cannot apply later,
+		// then decline cleanly. If even the void cannot be queued, there is
+		// no clean answer to give.
+		if qerr := QueueVoid(context.WithoutCancel(r.Context()), s.p.JS, req.MessageID, req.CardID); qerr != nil {
+			return errors.Join(err, qerr)
+		}
+		s.p.Log.Warn("authorisation failed; voided", "message_id", req.MessageID, "err", err)
+		resp = AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
+	}
+	mesh.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *service) authorise(ctx context.Context, req AuthRequest) (AuthResponse, error) {
+	resp := AuthResponse{MessageID: req.MessageID}
+	var card cards.Card
+	err := s.cards.Do(ctx, mesh.Call{Method: http.MethodGet, Path: "/v1/cards/" + req.CardID, Timeout: 300 * time.Millisecond}, &card)
+	var me *mesh.Error
+	if errors.As(err, &me) && (me.Status == http.StatusNotFound || me.Status == http.StatusBadRequest) {
+		resp.Code, resp.Reason = CodeInvalidCard, "invalid card"
+		return resp, nil
+	}
+	if err != nil {
+		return resp, err
+	}
+	if card.Status != cards.Active {
+		resp.Code, resp.Reason = CodeRestricted, "card "+card.Status
+		return resp, nil
+	}
+	var out balance.Outcome
+	err = s.balance.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/reserve", IdempotencyKey: AuthKey(req.MessageID),
+		Timeout: 600 * time.Millisecond,
+		Body: balance.ReserveRequest{Key: AuthKey(req.MessageID), Account: card.Account, Amount: -req.Amount,
+			Kind: transactions.KindCard, Counterparty: "merchant:" + req.Merchant.ID, Ref: req.MessageID, Merchant: &req.Merchant}}, &out)
+	if err != nil {
+		return resp, err
+	}
+	resp.Approved, resp.Code = out.Status == balance.Approved, out.Code
+	switch out.Code {
+	case balance.CodeApproved:
+		resp.Reason = "approved"
+	case balance.CodeInsufficientFunds:
+		resp.Reason = "insufficient funds"
+	default:
+		resp.Reason = "issuer unavailable"
+	}
+	return resp, nil
+}
+
+func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
+	var v Void
+	if err := json.Unmarshal(m.Data(), &v); err != nil {
+		return nil // malformed: nothing to void
+	}
+	var card cards.Card
+	err := s.cards.Do(ctx, mesh.Call{Method: http.MethodGet, Path: "/v1/cards/" + v.CardID}, &card)
+	var me *mesh.Error
+	if errors.As(err, &me) && me.Status < 500 {
+		return nil // no such card: the authorisation never applied
+	}
+	if err != nil {
+		return err
+	}
+	return s.balance.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: v.Key + ":void",
+		Body: balance.VoidRequest{Key: v.Key, Account: card.Account, Ref: v.Ref}}, nil)
+}

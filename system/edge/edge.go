@@ -1,0 +1,136 @@
+// Package edge is the API gateway for the bank's app. It authenticates bearer
+// tokens, applies a per-customer rate limit, checks that a customer only
+// touches their own accounts and cards, and routes each request to the one
+// service that serves it. It holds no money logic.
+package edge
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
+
+	"github.com/faultline/faultline/system/mesh"
+	"github.com/faultline/faultline/system/process"
+	"github.com/faultline/faultline/system/store"
+)
+
+// Session is what a bearer token grants.
+type Session struct {
+	Customer string   `json:"customer"`
+	Accounts []string `json:"accounts"`
+	Cards    []string `json:"cards"`
+}
+
+// Per-customer rate limit.
+const (
+	CustomerRPS   = 50
+	CustomerBurst = 100
+	sessionTTL    = time.Minute
+)
+
+// SessionKey is the store key of a token (tokens are never stored in clear).
+func SessionKey(token string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(token))) }
+
+type cached struct {
+	s       Session
+	fetched time.Time
+}
+
+type service struct {
+	p        *process.Process
+	sessions jetstream.KeyValue
+	deps     map[string]*mesh.Client
+
+	mu       sync.Mutex
+	cache    map[string]cached
+	limiters map[string]*rate.Limiter
+}
+
+var routedTo = []string{"balance", "payments", "cards", "feed", "support", "emoji", "profile", "merchant"}
+
+// Setup wires edge into p.
+func Setup(ctx context.Context, p *process.Process) error {
+	kv, err := p.KV(ctx, store.BucketSessions)
+	if err != nil {
+		return err
+	}
+	s := &service{p: p, sessions: kv, deps: map[string]*mesh.Client{}, cache: map[string]cached{}, limiters: map[string]*rate.Limiter{}}
+	for _, d := range routedTo {
+		if s.deps[d], err = p.Client(d); err != nil {
+			return err
+		}
+	}
+	s.routes()
+	return nil
+}
+
+// authed wraps a handler with authentication and the customer's rate limit.
+func (s *service) authed(h func(w http.ResponseWriter, r *http.Request, sess Session) error) mesh.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" || len(token) > 128 {
+			return mesh.Errorf(http.StatusUnauthorized, "unauthenticated", "a bearer token is required")
+		}
+		sess, err := s.session(r.Context(), token)
+		if err != nil {
+			return err
+		}
+		if !s.limiter(sess.Customer).Allow() {
+			return mesh.Errorf(http.StatusTooManyRequests, "rate_limited", "too many requests for this customer")
+		}
+		return h(w, r, sess)
+	}
+}
+
+func (s *service) session(ctx context.Context, token string) (Session, error) {
+	key := SessionKey(token)
+	s.mu.Lock()
+	c, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok && time.Since(c.fetched) < sessionTTL {
+		return c.s, nil
+	}
+	var sess Session
+	_, err := store.GetJSON(ctx, s.sessions, key, &sess)
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, mesh.Errorf(http.StatusUnauthorized, "unauthenticated", "unknown token")
+	}
+	if err != nil {
+		if ok { // the store is slow or away: keep serving a known session
+			return c.s, nil
+		}
+		return sess, err
+	}
+	s.mu.Lock()
+	s.cache[key] = cached{sess, time.Now()}
+	s.mu.Unlock()
+	return sess, nil
+}
+
+func (s *service) limiter(customer string) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.limiters[customer]
+	if !ok {
+		l = rate.NewLimiter(CustomerRPS, CustomerBurst)
+		s.limiters[customer] = l
+	}
+	return l
+}
+
+func owns(list []string, id string) bool {
+	for _, x := range list {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,90 @@
+// Package enrichment is the deferred transaction-enrichment worker. It reads
+// the ledger after the fact, records merchants (names, categories, logos) for
+// the merchant service and publishes one customer event per money movement
+// for the feed and notifications. It is never on a payment's critical path;
+// when it is down the ledger keeps its place and it catches up.
+package enrichment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/system/merchant"
+	"github.com/faultline/faultline/system/process"
+	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+// Event is a customer-visible money movement.
+type Event struct {
+	Key         string    `json:"key"`
+	Customer    string    `json:"customer"`
+	Account     string    `json:"account"`
+	Amount      int64     `json:"amount"`
+	Kind        string    `json:"kind"`
+	Description string    `json:"description"`
+	MerchantID  string    `json:"merchant_id,omitempty"`
+	Category    string    `json:"category,omitempty"`
+	Time        time.Time `json:"time"`
+}
+
+// Subject is the events subject of a customer.
+func Subject(customer string) string { return "events.tx." + customer }
+
+type service struct {
+	p         *process.Process
+	merchants jetstream.KeyValue
+}
+
+// Setup wires transaction-enrichment into p.
+func Setup(ctx context.Context, p *process.Process) error {
+	kv, err := p.KV(ctx, store.BucketMerchants)
+	if err != nil {
+		return err
+	}
+	for _, st := range []string{store.LedgerStream, store.EventsStream} {
+		if _, err := store.EnsureStream(ctx, p.JS, st); err != nil {
+			return err
+		}
+	}
+	s := &service{p: p, merchants: kv}
+	p.Go(func(ctx context.Context) { p.Consume(ctx, store.LedgerStream, "enrichment", "", s.enrich) })
+	return nil
+}
+
+func (s *service) enrich(ctx context.Context, m jetstream.Msg) error {
+	var e transactions.Entry
+	if err := json.Unmarshal(m.Data(), &e); err != nil {
+		return nil
+	}
+	ev := Event{Key: e.Key, Customer: e.Customer, Account: e.Account, Amount: e.Amount, Kind: e.Kind, Time: e.Time}
+	switch e.Kind {
+	case transactions.KindCard, transactions.KindCardReverse:
+		if e.Merchant != nil {
+			mm := merchant.Merchant{ID: e.Merchant.ID, Name: e.Merchant.Name, Category: merchant.Category(e.Merchant.MCC)}
+			mm.Logo = merchant.Logo(mm.Name)
+			if err := store.PutJSON(ctx, s.merchants, mm.ID, mm); err != nil {
+				return err
+			}
+			ev.MerchantID, ev.Category, ev.Description = mm.ID, mm.Category, mm.Name
+		}
+		if e.Kind == transactions.KindCardReverse {
+			ev.Description = "Reversal"
+		}
+	case transactions.KindTransferOut:
+		ev.Description = fmt.Sprintf("Payment to %s", e.Counterparty)
+	case transactions.KindTransferIn:
+		ev.Description = fmt.Sprintf("Payment from %s", e.Counterparty)
+	case transactions.KindOpening:
+		ev.Description = "Opening balance"
+	default:
+		return nil // markers are not customer-visible
+	}
+	b, _ := json.Marshal(ev)
+	_, err := s.p.JS.Publish(ctx, Subject(e.Customer), b, jetstream.WithMsgID("ev:"+e.Key))
+	return err
+}

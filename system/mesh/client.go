@@ -1,0 +1,335 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// Client defaults.
+const (
+	DefaultCallTimeout   = 1 * time.Second
+	DefaultAttempts      = 3
+	DefaultBreakerFails  = 5               // consecutive failures that eject an endpoint
+	DefaultBreakerPeriod = 2 * time.Second // how long an endpoint stays ejected
+)
+
+// CallError is a failed call to a dependency (not a 4xx answer, which is
+// returned as *Error).
+type CallError struct {
+	Dep      string
+	Endpoint string
+	Status   int // 0 when no response arrived
+	Timeout  bool
+	Err      error
+}
+
+func (e *CallError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("call %s at %s: status %d: %v", e.Dep, e.Endpoint, e.Status, e.Err)
+	}
+	return fmt.Sprintf("call %s at %s: %v", e.Dep, e.Endpoint, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// Client calls one dependency. Safe for concurrent use.
+type Client struct {
+	dep      string
+	resolver Resolver
+	http     *http.Client
+	metrics  *Metrics
+	budget   *RetryBudget
+	timeout  time.Duration
+	attempts int
+
+	mu       sync.Mutex
+	breakers map[string]*gobreaker.CircuitBreaker[*http.Response]
+	next     atomic.Uint64
+}
+
+// ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// WithCallTimeout sets the default timeout of a call, retries included.
+func WithCallTimeout(d time.Duration) ClientOption { return func(c *Client) { c.timeout = d } }
+
+// WithAttempts sets the most attempts of an idempotent call.
+func WithAttempts(n int) ClientOption { return func(c *Client) { c.attempts = max(1, n) } }
+
+// WithRetryBudget shares a retry budget between clients.
+func WithRetryBudget(b *RetryBudget) ClientOption { return func(c *Client) { c.budget = b } }
+
+// NewClient returns a client for dependency dep found by r.
+func NewClient(dep string, r Resolver, m *Metrics, opts ...ClientOption) *Client {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 500 * time.Millisecond, KeepAlive: 15 * time.Second}).DialContext,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	c := &Client{
+		dep: dep, resolver: r, metrics: m,
+		http:     &http.Client{Transport: tr},
+		budget:   NewRetryBudget(DefaultRetryRatio, DefaultRetryFloorRPS),
+		timeout:  DefaultCallTimeout,
+		attempts: DefaultAttempts,
+		breakers: map[string]*gobreaker.CircuitBreaker[*http.Response]{},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Call describes one call.
+type Call struct {
+	Method         string
+	Path           string
+	Body           any    // marshalled as JSON when non-nil
+	IdempotencyKey string // makes a non-GET call retryable
+	Customer       string // forwarded as X-Customer
+	Timeout        time.Duration
+}
+
+func (c *Call) idempotent() bool { return c.Method == http.MethodGet || c.IdempotencyKey != "" }
+
+// Do sends call and decodes a 2xx JSON answer into out (when non-nil). A 4xx
+// answer is returned as *Error; anything else as *CallError.
+func (c *Client) Do(ctx context.Context, call Call, out any) error {
+	start := time.Now()
+	timeout := call.Timeout
+	if timeout == 0 {
+		timeout = c.timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var body []byte
+	if call.Body != nil {
+		var err error
+		if body, err = json.Marshal(call.Body); err != nil {
+			return fmt.Errorf("encode call to %s: %w", c.dep, err)
+		}
+	}
+	attempts := 1
+	if call.idempotent() {
+		attempts = c.attempts
+	}
+	c.budget.OnRequest()
+	var err error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			if !c.budget.TryRetry() {
+				c.metrics.budgetDenied.WithLabelValues(c.dep).Inc()
+				break
+			}
+			c.metrics.retries.WithLabelValues(c.dep).Inc()
+			if !sleep(ctx, time.Duration(2+rand.IntN(8))*time.Millisecond) {
+				break
+			}
+		}
+		err = c.attempt(ctx, call, body, out, attempts-i)
+		var ae *Error
+		if err == nil || errors.As(err, &ae) || ctx.Err() != nil {
+			break
+		}
+	}
+	c.metrics.clientLatency.WithLabelValues(c.dep).Observe(time.Since(start).Seconds())
+	c.metrics.clientCalls.WithLabelValues(c.dep, outcome(err)).Inc()
+	return err
+}
+
+func outcome(err error) string {
+	var ae *Error
+	var ce *CallError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ae):
+		return "4xx"
+	case errors.As(err, &ce) && ce.Timeout:
+		return "timeout"
+	default:
+		return "error"
+	}
+}
+
+// attempt sends one try. The try gets an equal share of the remaining budget
+// so that a hung endpoint leaves time to retry another.
+func (c *Client) attempt(ctx context.Context, call Call, body []byte, out any, left int) error {
+	ep, cb, err := c.pick(ctx)
+	if err != nil {
+		return &CallError{Dep: c.dep, Err: err}
+	}
+	tctx := ctx
+	if dl, ok := ctx.Deadline(); ok && left > 1 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, time.Until(dl)/time.Duration(left))
+		defer cancel()
+	}
+	resp, err := cb.Execute(func() (*http.Response, error) {
+		resp, err := c.send(tctx, ep, call, body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 500 {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			return nil, &CallError{Dep: c.dep, Endpoint: ep, Status: resp.StatusCode, Timeout: resp.StatusCode == http.StatusGatewayTimeout, Err: errors.New(string(bytes.TrimSpace(b)))}
+		}
+		return resp, nil
+	})
+	if err != nil {
+		var ce *CallError
+		if errors.As(err, &ce) {
+			return err
+		}
+		timeout := errors.Is(err, context.DeadlineExceeded) || isTimeout(err)
+		return &CallError{Dep: c.dep, Endpoint: ep, Timeout: timeout, Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		e := &Error{Status: resp.StatusCode}
+		if json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(e) != nil || e.Code == "" {
+			e.Code = "upstream_" + strconv.Itoa(resp.StatusCode)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return &CallError{Dep: c.dep, Endpoint: ep, Status: resp.StatusCode, Err: e}
+		}
+		return e
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return &CallError{Dep: c.dep, Endpoint: ep, Status: resp.StatusCode, Err: fmt.Errorf("decode answer: %w", err)}
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (c *Client) send(ctx context.Context, ep string, call Call, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, call.Method, "http://"+ep+call.Path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if id := RequestID(ctx); id != "" {
+		req.Header.Set(HeaderRequestID, id)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		req.Header.Set(HeaderDeadline, strconv.FormatInt(max(1, time.Until(dl).Milliseconds()), 10))
+	}
+	if call.IdempotencyKey != "" {
+		req.Header.Set(HeaderIdempotency, call.IdempotencyKey)
+	}
+	if call.Customer != "" {
+		req.Header.Set(HeaderCustomer, call.Customer)
+	}
+	return c.http.Do(req)
+}
+
+// pick chooses the next endpoint round robin among those whose breaker is
+// not open. When every endpoint is ejected it uses them all (panic mode), so
+// that a dependency that recovers is found again.
+func (c *Client) pick(ctx context.Context) (string, *gobreaker.CircuitBreaker[*http.Response], error) {
+	eps, err := c.resolver.Resolve(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	n := c.next.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	healthy := make([]string, 0, len(eps))
+	for _, ep := range eps {
+		if c.breaker(ep).State() != gobreaker.StateOpen {
+			healthy = append(healthy, ep)
+		}
+	}
+	if len(healthy) == 0 {
+		healthy = eps
+	}
+	ep := healthy[int(n%uint64(len(healthy)))]
+	return ep, c.breaker(ep), nil
+}
+
+// breaker returns ep's breaker, creating it. c.mu must be held.
+func (c *Client) breaker(ep string) *gobreaker.CircuitBreaker[*http.Response] {
+	if b, ok := c.breakers[ep]; ok {
+		return b
+	}
+	g := c.metrics.breakerState.WithLabelValues(c.dep, ep)
+	b := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
+		Name:        c.dep + "@" + ep,
+		MaxRequests: 1,
+		Timeout:     DefaultBreakerPeriod,
+		ReadyToTrip: func(cn gobreaker.Counts) bool { return cn.ConsecutiveFailures >= DefaultBreakerFails },
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				g.Set(1)
+			} else {
+				g.Set(0)
+			}
+		},
+		// A caller's own cancellation says nothing about the endpoint.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+	})
+	c.breakers[ep] = b
+	return b
+}
+
+// Reachable reports whether any endpoint answers /healthz.
+func (c *Client) Reachable(ctx context.Context) error {
+	eps, err := c.resolver.Resolve(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ep := range eps {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ep+"/healthz", nil)
+		resp, err := c.http.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("%s unreachable: %w", c.dep, errors.Join(errs...))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

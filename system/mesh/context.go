@@ -1,0 +1,50 @@
+package mesh
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+)
+
+// Headers carried across hops.
+const (
+	HeaderRequestID   = "X-Request-Id"
+	HeaderDeadline    = "X-Deadline-Ms" // remaining budget of the caller, in milliseconds
+	HeaderIdempotency = "Idempotency-Key"
+	HeaderCustomer    = "X-Customer" // set by edge after authentication
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// WithRequestID returns ctx carrying id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request ID carried by ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// NewID returns a random 16-byte hex ID.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// OwnCustomer returns the customer named by the route's {c} segment if it is
+// the authenticated customer that edge forwarded in X-Customer; otherwise a
+// 403 *Error. Customer-scoped services use it so that a customer can only
+// reach their own data.
+func OwnCustomer(r *http.Request) (string, error) {
+	c := r.PathValue("c")
+	if c == "" || c != r.Header.Get(HeaderCustomer) {
+		return "", Errorf(http.StatusForbidden, "forbidden", "not your data")
+	}
+	return c, nil
+}

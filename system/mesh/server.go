@@ -1,0 +1,188 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+)
+
+// Server defaults.
+const (
+	DefaultRequestTimeout = 5 * time.Second  // when the caller sends no deadline
+	DefaultDrainTimeout   = 10 * time.Second // graceful shutdown
+	DefaultRateLimit      = 4000             // requests per second per process
+)
+
+// ReadyCheck reports whether a process can take traffic.
+type ReadyCheck func(ctx context.Context) error
+
+// Server is the HTTP server of one bank process. Register handlers with
+// Handle before Run; Run blocks until ctx is done, then drains.
+type Server struct {
+	name    string
+	mux     *http.ServeMux
+	metrics *Metrics
+	limiter *rate.Limiter
+	faults  *FaultHook
+	ready   []ReadyCheck
+	log     *slog.Logger
+
+	draining atomic.Bool
+	started  atomic.Bool
+}
+
+// ServerOption configures a Server.
+type ServerOption func(*Server)
+
+// WithAdmin enables the admin fault hook under /admin/faults.
+func WithAdmin() ServerOption { return func(s *Server) { s.faults = newFaultHook(s.metrics) } }
+
+// WithRateLimit sets the process-wide request rate limit (0 disables it).
+func WithRateLimit(rps int) ServerOption {
+	return func(s *Server) {
+		if rps <= 0 {
+			s.limiter = nil
+			return
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(rps), rps/4+1)
+	}
+}
+
+// WithLogger sets the server's logger.
+func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = l } }
+
+// NewServer returns a server for the named service.
+func NewServer(name string, m *Metrics, opts ...ServerOption) *Server {
+	s := &Server{name: name, mux: http.NewServeMux(), metrics: m, log: slog.New(slog.DiscardHandler)}
+	WithRateLimit(DefaultRateLimit)(s)
+	for _, o := range opts {
+		o(s)
+	}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "alive", "service": name})
+	})
+	s.mux.HandleFunc("GET /readyz", s.serveReady)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	if s.faults != nil {
+		s.faults.register(s.mux)
+	}
+	return s
+}
+
+// Handle registers h for pattern (a net/http ServeMux pattern such as
+// "POST /v1/payments").
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// AddReadyCheck adds a check that /readyz runs.
+func (s *Server) AddReadyCheck(c ReadyCheck) { s.ready = append(s.ready, c) }
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		WriteJSON(w, http.StatusServiceUnavailable, &Error{Code: "draining"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	for _, c := range s.ready {
+		if err := c(ctx); err != nil {
+			WriteJSON(w, http.StatusServiceUnavailable, &Error{Code: "not_ready", Detail: err.Error()})
+			return
+		}
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "service": s.name})
+}
+
+// ServeHTTP runs the middleware chain: request ID, deadline, rate limit,
+// admin faults, metrics, then the route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		pattern = "unmatched"
+	}
+	id := r.Header.Get(HeaderRequestID)
+	if id == "" {
+		id = NewID()
+	}
+	w.Header().Set(HeaderRequestID, id)
+	ctx := WithRequestID(r.Context(), id)
+	timeout := DefaultRequestTimeout
+	if v := r.Header.Get(HeaderDeadline); v != "" {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 && ms < 600_000 {
+			timeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.serve(rec, r, pattern)
+	s.metrics.serverRequests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
+	s.metrics.serverLatency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
+	internal := pattern == "GET /healthz" || pattern == "GET /readyz" || pattern == "GET /metrics" || isAdmin(r.URL.Path)
+	if !internal {
+		if s.limiter != nil && !s.limiter.Allow() {
+			WriteJSON(w, http.StatusTooManyRequests, &Error{Code: "rate_limited", Detail: s.name + " is over its request rate"})
+			return
+		}
+		if s.faults != nil && s.faults.apply(w, r) {
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Run listens on addr and serves until ctx is done, then stops accepting,
+// reports not ready, drains in-flight requests for up to DefaultDrainTimeout
+// and returns.
+func (s *Server) Run(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 90 * time.Second}
+	errc := make(chan error, 1)
+	s.started.Store(true)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("draining", "service", s.name)
+	dctx, cancel := context.WithTimeout(context.Background(), DefaultDrainTimeout)
+	defer cancel()
+	err := srv.Shutdown(dctx)
+	if e := <-errc; err == nil && !errors.Is(e, http.ErrServerClosed) {
+		err = e
+	}
+	return err
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,204 @@
+// Package process is what every bank process has: its mesh server and
+// metrics, its store connection, its clients to the services it calls, its
+// background workers, and the order in which they start and stop.
+//
+// Services plug in with a Setup function; process does not know any service.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/system/mesh"
+	"github.com/faultline/faultline/system/store"
+)
+
+// Config is the configuration of one process.
+type Config struct {
+	Service   string
+	Instance  string // unique name of this replica, e.g. balance-1
+	Listen    string // host:port
+	Store     string // comma-separated NATS URLs
+	Peers     map[string]mesh.Resolver
+	Admin     bool // enable the admin fault hook
+	RateLimit int
+	Log       *slog.Logger
+}
+
+// Setup wires a service into p: it creates the service's buckets, registers
+// its handlers and starts its workers. It may be retried until it succeeds.
+type Setup func(ctx context.Context, p *Process) error
+
+// Process is one running bank process.
+type Process struct {
+	Config
+	Server  *mesh.Server
+	Metrics *mesh.Metrics
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	Log     *slog.Logger
+
+	clients map[string]*mesh.Client
+	ready   atomic.Bool
+	wg      sync.WaitGroup
+	workers []func(ctx context.Context)
+	routes  map[string]bool
+}
+
+// New returns a process for cfg; nothing runs until Run.
+func New(cfg Config) (*Process, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	m := mesh.NewMetrics(cfg.Service)
+	opts := []mesh.ServerOption{mesh.WithLogger(cfg.Log)}
+	if cfg.RateLimit != 0 {
+		opts = append(opts, mesh.WithRateLimit(cfg.RateLimit))
+	}
+	if cfg.Admin {
+		opts = append(opts, mesh.WithAdmin())
+	}
+	p := &Process{Config: cfg, Metrics: m, Log: cfg.Log, clients: map[string]*mesh.Client{}}
+	p.Server = mesh.NewServer(cfg.Service, m, opts...)
+	budget := mesh.NewRetryBudget(mesh.DefaultRetryRatio, mesh.DefaultRetryFloorRPS)
+	for dep, r := range cfg.Peers {
+		p.clients[dep] = mesh.NewClient(dep, r, m, mesh.WithRetryBudget(budget))
+	}
+	p.Server.AddReadyCheck(func(ctx context.Context) error {
+		if !p.ready.Load() {
+			return errors.New("starting")
+		}
+		if p.NC != nil && !p.NC.IsConnected() {
+			return errors.New("store not connected")
+		}
+		return nil
+	})
+	return p, nil
+}
+
+// Client returns the client for dep, or an error naming the missing --peer.
+func (p *Process) Client(dep string) (*mesh.Client, error) {
+	c, ok := p.clients[dep]
+	if !ok {
+		return nil, fmt.Errorf("%s: no endpoints for dependency %q (--peer %s=...)", p.Service, dep, dep)
+	}
+	return c, nil
+}
+
+// Go registers a background worker started once setup has succeeded. It
+// must return when ctx is done.
+func (p *Process) Go(w func(ctx context.Context)) { p.workers = append(p.workers, w) }
+
+// Run connects to the store, serves, runs setup until it succeeds, then runs
+// the workers, until ctx is done; then it drains and returns.
+func (p *Process) Run(ctx context.Context, setup Setup) error {
+	if p.Store != "" {
+		nc, js, err := store.Connect(p.Store, p.Instance)
+		if err != nil {
+			return err
+		}
+		p.NC, p.JS = nc, js
+		defer nc.Close()
+	}
+	ln, err := net.Listen("tcp", p.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", p.Listen, err)
+	}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- p.Server.Serve(ctx, ln) }()
+	if err := store.Retry(ctx, p.Service+" setup", func(context.Context) error { return setup(ctx, p) }); err != nil {
+		p.Log.Warn("stopped before setup finished", "err", err)
+		return <-srvErr
+	}
+	for _, w := range p.workers {
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); w(ctx) }()
+	}
+	p.ready.Store(true)
+	p.Log.Info("ready", "instance", p.Instance, "listen", p.Listen)
+	err = <-srvErr
+	p.wg.Wait()
+	return err
+}
+
+// Consume runs handler for every message of stream delivered to the durable
+// consumer name (filtered by subject when filter is set), until ctx is done.
+// A handler error redelivers the message after a short delay; success acks
+// it. Replicas of a service share the durable consumer, so each message is
+// handled by one of them (at least once).
+func (p *Process) Consume(ctx context.Context, stream, name, filter string, handler func(ctx context.Context, m jetstream.Msg) error) {
+	for ctx.Err() == nil {
+		err := p.consumeOnce(ctx, stream, name, filter, handler)
+		if err != nil && ctx.Err() == nil {
+			p.Log.Warn("consumer stopped; restarting", "consumer", name, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, handler func(ctx context.Context, m jetstream.Msg) error) error {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	cons, err := p.JS.CreateOrUpdateConsumer(cctx, stream, jetstream.ConsumerConfig{
+		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 5 * time.Second,
+		FilterSubject: filter, MaxAckPending: 256, Replicas: store.Replicas(),
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", name, stream, err)
+	}
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(64), jetstream.PullExpiry(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer msgs.Stop()
+	go func() { <-ctx.Done(); msgs.Stop() }()
+	for {
+		m, err := msgs.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return err
+		}
+		hctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+		err = handler(hctx, m)
+		cancel()
+		if err != nil {
+			p.Log.Debug("handler failed; redelivering", "consumer", name, "err", err)
+			_ = m.NakWithDelay(500 * time.Millisecond)
+			continue
+		}
+		_ = m.Ack()
+	}
+}
+
+// Handle registers a route on the process's server. Setup functions create
+// their storage first and register routes last, so a failed setup attempt
+// registers nothing; Handle also ignores a pattern registered twice.
+func (p *Process) Handle(pattern string, h mesh.Handler) {
+	if p.routes == nil {
+		p.routes = map[string]bool{}
+	}
+	if p.routes[pattern] {
+		return
+	}
+	p.routes[pattern] = true
+	p.Server.Handle(pattern, h)
+}
+
+// KV returns the named bucket, creating it if needed.
+func (p *Process) KV(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	return store.EnsureKV(ctx, p.JS, bucket)
+}

@@ -1,0 +1,116 @@
+// Package seed creates the bank's customers deterministically: for a given
+// count and seed, the same customers, tokens, accounts, cards and opening
+// balances every time. Loading is idempotent, so seeding twice is harmless.
+package seed
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faultline/faultline/system/accounts"
+	"github.com/faultline/faultline/system/cards"
+	"github.com/faultline/faultline/system/edge"
+	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+// Customer is one seeded customer and what the load needs to act as them.
+type Customer struct {
+	ID      string `json:"id"`
+	Token   string `json:"token"`
+	Account string `json:"account"`
+	Card    string `json:"card"`
+	Opening int64  `json:"opening"`
+	Limit   int64  `json:"limit"`
+}
+
+// Data is everything seeded.
+type Data struct {
+	Seed      int64                   `json:"seed"`
+	Customers []Customer              `json:"customers"`
+	Merchants []transactions.Merchant `json:"merchants"`
+}
+
+// Opening returns the total of the opening balances.
+func (d Data) Opening() int64 {
+	var t int64
+	for _, c := range d.Customers {
+		t += c.Opening
+	}
+	return t
+}
+
+var merchantNames = []struct{ name, mcc string }{
+	{"Corner Shop", "5411"}, {"Green Grocer", "5499"}, {"Pizza Place", "5812"}, {"Coffee Cart", "5814"},
+	{"City Metro", "4111"}, {"Night Cabs", "4121"}, {"Gadget Hut", "5732"}, {"Book Nook", "5942"},
+	{"Market Hall", "5411"}, {"Noodle Bar", "5812"}, {"Bike Share", "4111"}, {"Record Store", "5732"},
+}
+
+// Generate returns n customers and the merchants they buy from.
+func Generate(n int, seed int64) Data {
+	d := Data{Seed: seed}
+	for i := 1; i <= n; i++ {
+		h := sha256.Sum256(fmt.Appendf(nil, "faultline-seed-%d-%d", seed, i))
+		c := Customer{
+			ID:      fmt.Sprintf("c%05d", i),
+			Token:   fmt.Sprintf("tk_%x", h[:16]),
+			Account: fmt.Sprintf("a%05d", i),
+			Card:    fmt.Sprintf("k%05d", i),
+			Opening: 50_000 + int64(i%10)*10_000,
+		}
+		if i%5 == 0 {
+			c.Limit = 20_000
+		}
+		d.Customers = append(d.Customers, c)
+	}
+	for i, m := range merchantNames {
+		d.Merchants = append(d.Merchants, transactions.Merchant{ID: fmt.Sprintf("m%03d", i+1), Name: m.name, MCC: m.mcc})
+	}
+	return d
+}
+
+// Load writes d into the store: accounts, cards, sessions and one opening
+// ledger entry per account. Entries that exist already are left alone.
+func Load(ctx context.Context, js jetstream.JetStream, d Data) error {
+	kvs := map[string]jetstream.KeyValue{}
+	for _, b := range []string{store.BucketAccounts, store.BucketCards, store.BucketSessions} {
+		kv, err := store.EnsureKV(ctx, js, b)
+		if err != nil {
+			return err
+		}
+		kvs[b] = kv
+	}
+	if _, err := store.EnsureStream(ctx, js, store.LedgerStream); err != nil {
+		return err
+	}
+	for _, c := range d.Customers {
+		puts := []struct {
+			bucket, key string
+			v           any
+		}{
+			{store.BucketAccounts, c.Account, accounts.Account{ID: c.Account, Customer: c.ID, Name: "Current account", Currency: "GBP", Limit: c.Limit}},
+			{store.BucketCards, c.Card, cards.Card{ID: c.Card, Account: c.Account, Customer: c.ID, Status: cards.Active, Last4: c.Card[len(c.Card)-4:]}},
+			{store.BucketSessions, edge.SessionKey(c.Token), edge.Session{Customer: c.ID, Accounts: []string{c.Account}, Cards: []string{c.Card}}},
+		}
+		for _, p := range puts {
+			b, _ := json.Marshal(p.v)
+			if _, err := kvs[p.bucket].Create(ctx, p.key, b); err != nil && !store.IsConflict(err) {
+				return fmt.Errorf("seed %s/%s: %w", p.bucket, p.key, err)
+			}
+		}
+		e := transactions.Entry{Key: "open:" + c.Account, Account: c.Account, Customer: c.ID, Amount: c.Opening,
+			BalanceAfter: c.Opening, Limit: c.Limit, Kind: transactions.KindOpening, Counterparty: "external:opening",
+			Ref: "open:" + c.Account, Time: time.Now().UTC()}
+		b, _ := json.Marshal(e)
+		_, err := js.Publish(ctx, store.LedgerSubject(c.Account), b, jetstream.WithMsgID(e.Key), jetstream.WithExpectLastSequencePerSubject(0))
+		if err != nil && !store.IsConflict(err) {
+			return fmt.Errorf("seed opening balance of %s: %w", c.Account, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Replicas returns the replication factor of buckets and streams:
+// BANK_STORE_REPLICAS, 3 by default.
+func Replicas() int {
+	if n, err := strconv.Atoi(os.Getenv("BANK_STORE_REPLICAS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// Connect connects to the store at urls (comma separated) and returns the
+// connection and its JetStream context. It keeps reconnecting forever; only
+// the given addresses are used, never ones the cluster gossips.
+func Connect(urls, name string) (*nats.Conn, jetstream.JetStream, error) {
+	if strings.TrimSpace(urls) == "" {
+		return nil, nil, errors.New("no store addresses (--store)")
+	}
+	nc, err := nats.Connect(urls,
+		nats.Name(name),
+		nats.IgnoreDiscoveredServers(),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(100*time.Millisecond),
+		nats.Timeout(time.Second),
+		nats.PingInterval(2*time.Second),
+		nats.MaxPingsOutstanding(2),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to store %s: %w", urls, err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(2*time.Second))
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// IsConflict reports whether err is a failed optimistic-concurrency check
+// (a stale expected sequence or revision).
+func IsConflict(err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}
+
+// Retry calls f until it succeeds or ctx is done, waiting between tries.
+// Services use it at start to create their buckets while the cluster elects
+// its leaders.
+func Retry(ctx context.Context, what string, f func(context.Context) error) error {
+	var err error
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err = f(tctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// NodeConfig configures one store node.
+type NodeConfig struct {
+	Name        string   // unique server name, e.g. store-0
+	Host        string   // listen host for clients and routes
+	ClientPort  int      // NATS client port
+	ClusterPort int      // route port between store nodes
+	MonitorPort int      // HTTP monitoring (/healthz); 0 disables
+	Routes      []string // nats-route://host:port of every node (self included is fine)
+	Dir         string   // JetStream storage directory
+}
+
+// RunNode runs a store node until ctx is done, then shuts it down.
+func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
+	opts := &server.Options{
+		ServerName: cfg.Name,
+		Host:       cfg.Host,
+		Port:       cfg.ClientPort,
+		HTTPHost:   cfg.Host,
+		HTTPPort:   cfg.MonitorPort,
+		JetStream:  true,
+		StoreDir:   cfg.Dir,
+		NoLog:      true,
+		NoSigs:     true,
+		// Clients must only ever use the addresses they were given (the local
+		// platform puts a proxy in front of each node).
+		Cluster: server.ClusterOpts{Name: "bank", Host: cfg.Host, Port: cfg.ClusterPort, NoAdvertise: true},
+	}
+	if cfg.MonitorPort == 0 {
+		opts.HTTPPort = 0
+	}
+	for _, r := range cfg.Routes {
+		u, err := url.Parse(r)
+		if err != nil {
+			return fmt.Errorf("store route %q: %w", r, err)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("new store node %s: %w", cfg.Name, err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return fmt.Errorf("store node %s not ready for connections", cfg.Name)
+	}
+	log.Info("store node up", "name", cfg.Name, "client", s.ClientURL())
+	<-ctx.Done()
+	s.Shutdown()
+	s.WaitForShutdown()
+	return nil
+}
