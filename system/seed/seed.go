@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/system/accounts"
 	"github.com/faultline/faultline/system/cards"
 	"github.com/faultline/faultline/system/edge"
+	"github.com/faultline/faultline/system/merchant"
 	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/transactions"
 )
@@ -78,7 +79,7 @@ func Generate(n int, seed int64) Data {
 // ledger entry per account. Entries that exist already are left alone.
 func Load(ctx context.Context, js jetstream.JetStream, d Data) error {
 	kvs := map[string]jetstream.KeyValue{}
-	for _, b := range []string{store.BucketAccounts, store.BucketCards, store.BucketSessions} {
+	for _, b := range []string{store.BucketAccounts, store.BucketCards, store.BucketSessions, store.BucketMerchants} {
 		kv, err := store.EnsureKV(ctx, js, b)
 		if err != nil {
 			return err
@@ -87,6 +88,13 @@ func Load(ctx context.Context, js jetstream.JetStream, d Data) error {
 	}
 	if _, err := store.EnsureStream(ctx, js, store.LedgerStream); err != nil {
 		return err
+	}
+	for _, m := range d.Merchants {
+		mm := merchant.Merchant{ID: m.ID, Name: m.Name, Category: merchant.Category(m.MCC), Logo: merchant.Logo(m.Name)}
+		b, _ := json.Marshal(mm)
+		if _, err := kvs[store.BucketMerchants].Create(ctx, m.ID, b); err != nil && !store.IsConflict(err) {
+			return fmt.Errorf("seed merchant %s: %w", m.ID, err)
+		}
 	}
 	for _, c := range d.Customers {
 		puts := []struct {

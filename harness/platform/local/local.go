@@ -1,0 +1,438 @@
+// Package local is the embedded default platform: every store node and
+// service replica of system/topology runs as an OS process of the bank
+// binary on loopback, supervised and restarted like a ReplicaSet would, with
+// each instance's calls to each dependency instance going through its own
+// toxiproxy proxy (its "sidecar"), so link faults hit exactly one caller and
+// callee. Clients (the load) reach edge and card-api through ingress proxies
+// of their own.
+//
+// Everything it starts is journaled; processes die with the harness.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/system/seed"
+	"github.com/faultline/faultline/system/topology"
+)
+
+// Defaults.
+const (
+	DefaultRestartDelay = time.Second
+	DefaultReadyTimeout = 90 * time.Second
+	stopGrace           = 5 * time.Second
+)
+
+// Options configure the local platform.
+type Options struct {
+	RunDir       string // logs go to RunDir/logs, store data to RunDir/store
+	CacheDir     string // where the bank binary is built; default the user cache
+	RestartDelay time.Duration
+	Journal      *journal.Journal
+	Progress     func(format string, args ...any) // progress for humans; may be nil
+	// Replicas overrides the replica count of services (for small tests).
+	Replicas map[string]int
+	// Services limits the mesh to these services (and what they call); all when empty.
+	Services []string
+}
+
+// Platform is the local platform. Create it with New.
+type Platform struct {
+	opts    Options
+	bin     string
+	journal *journal.Journal
+	side    *sidecars
+	events  chan platform.Event
+
+	mu      sync.Mutex
+	procs   map[string]*proc
+	order   []*proc
+	ingress map[string][]string
+	store   []string // direct client URLs of the store nodes
+	cancel  context.CancelFunc
+	stopped bool
+}
+
+var (
+	_ platform.Platform  = (*Platform)(nil)
+	_ platform.Links     = (*Platform)(nil)
+	_ platform.Processes = (*Platform)(nil)
+	_ platform.Readiness = (*Platform)(nil)
+)
+
+// New returns a local platform; nothing runs until Start.
+func New(opts Options) (*Platform, error) {
+	if opts.RunDir == "" {
+		return nil, errors.New("local platform: RunDir is required")
+	}
+	if opts.Journal == nil {
+		return nil, errors.New("local platform: Journal is required")
+	}
+	if opts.RestartDelay == 0 {
+		opts.RestartDelay = DefaultRestartDelay
+	}
+	if opts.CacheDir == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			c = os.TempDir()
+		}
+		opts.CacheDir = filepath.Join(c, "faultline")
+	}
+	if opts.Progress == nil {
+		opts.Progress = func(string, ...any) {}
+	}
+	return &Platform{opts: opts, journal: opts.Journal, events: make(chan platform.Event, 4096),
+		procs: map[string]*proc{}, ingress: map[string][]string{}}, nil
+}
+
+// Name implements platform.Platform.
+func (p *Platform) Name() string { return "local" }
+
+// Binary implements platform.Processes.
+func (p *Platform) Binary() string { return p.bin }
+
+// Events implements platform.Platform.
+func (p *Platform) Events() <-chan platform.Event { return p.events }
+
+func (p *Platform) emit(kind, inst, detail string) {
+	select {
+	case p.events <- platform.Event{Time: time.Now(), Kind: kind, Instance: inst, Detail: detail}:
+	default: // nobody is listening fast enough; events are best effort
+	}
+}
+
+func (p *Platform) services() []topology.Service {
+	if len(p.opts.Services) == 0 {
+		return topology.StartOrder()
+	}
+	want := map[string]bool{}
+	var add func(string)
+	add = func(n string) {
+		if want[n] {
+			return
+		}
+		want[n] = true
+		s, _ := topology.Lookup(n)
+		for _, c := range s.Calls {
+			if c != topology.Store {
+				add(c)
+			}
+		}
+	}
+	for _, n := range p.opts.Services {
+		add(n)
+	}
+	var out []topology.Service
+	for _, s := range topology.StartOrder() {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Start implements platform.Platform: it builds the bank, starts the store
+// nodes, then every service replica behind its sidecars, and waits until all
+// are ready. On failure it stops what it started.
+func (p *Platform) Start(ctx context.Context) (err error) {
+	for _, d := range []string{"logs", "store"} {
+		if err := os.MkdirAll(filepath.Join(p.opts.RunDir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if p.bin, err = BuildBank(ctx, root, p.opts.CacheDir); err != nil {
+		return err
+	}
+	p.opts.Progress("built %s in %v", filepath.Base(p.bin), time.Since(t0).Round(time.Millisecond))
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.side = newSidecars()
+	defer func() {
+		if err != nil {
+			_ = p.Stop(context.Background())
+		}
+	}()
+	t1 := time.Now()
+	if err := p.startStore(runCtx); err != nil {
+		return err
+	}
+	if err := p.waitAllReady(ctx); err != nil {
+		return err
+	}
+	if err := p.startServices(runCtx); err != nil {
+		return err
+	}
+	if err := p.waitAllReady(ctx); err != nil {
+		return err
+	}
+	p.opts.Progress("mesh ready: %d instances in %v", len(p.order), time.Since(t1).Round(time.Millisecond))
+	return nil
+}
+
+func (p *Platform) launch(ctx context.Context, pr *proc) {
+	pr.wake, pr.done = make(chan struct{}), make(chan struct{})
+	p.mu.Lock()
+	p.procs[pr.Name] = pr
+	p.order = append(p.order, pr)
+	p.mu.Unlock()
+	go p.supervise(ctx, pr)
+}
+
+func (p *Platform) startStore(ctx context.Context) error {
+	n := topology.StoreNodes
+	ports, err := freePorts(3 * n)
+	if err != nil {
+		return err
+	}
+	var routes []string
+	for i := range n {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[3*i+1]))
+	}
+	for i := range n {
+		name := fmt.Sprintf("store-%d", i)
+		client, cluster, mon := ports[3*i], ports[3*i+1], ports[3*i+2]
+		p.store = append(p.store, fmt.Sprintf("nats://127.0.0.1:%d", client))
+		p.launch(ctx, &proc{
+			Instance: platform.Instance{Name: name, Service: topology.Store, Tier: 0, Addr: fmt.Sprintf("127.0.0.1:%d", client)},
+			args: []string{"store", "--name", name, "--host", "127.0.0.1", "--client-port", fmt.Sprint(client),
+				"--cluster-port", fmt.Sprint(cluster), "--monitor-port", fmt.Sprint(mon),
+				"--routes", strings.Join(routes, ","), "--dir", filepath.Join(p.opts.RunDir, "store", name)},
+			readyURL: fmt.Sprintf("http://127.0.0.1:%d/healthz", mon),
+		})
+	}
+	return nil
+}
+
+func (p *Platform) startServices(ctx context.Context) error {
+	svcs := p.services()
+	count := 0
+	for _, s := range svcs {
+		count += p.replicas(s)
+	}
+	ports, err := freePorts(count)
+	if err != nil {
+		return err
+	}
+	insts := map[string][]platform.Instance{}
+	i := 0
+	for _, s := range svcs {
+		for r := range p.replicas(s) {
+			insts[s.Name] = append(insts[s.Name], platform.Instance{Name: fmt.Sprintf("%s-%d", s.Name, r), Service: s.Name,
+				Tier: s.Tier, Addr: fmt.Sprintf("127.0.0.1:%d", ports[i])})
+			i++
+		}
+	}
+	insts[topology.Store] = p.Instances(topology.Store)
+	for _, s := range svcs {
+		for _, in := range insts[s.Name] {
+			args, err := p.serviceArgs(s, in, insts)
+			if err != nil {
+				return err
+			}
+			p.launch(ctx, &proc{Instance: in, args: args, readyURL: "http://" + in.Addr + "/readyz"})
+		}
+	}
+	client := platform.Instance{Name: "client", Service: "client", Tier: -1}
+	for _, entry := range []string{"edge", "card-api"} {
+		for _, in := range insts[entry] {
+			addr, err := p.side.add(client, in)
+			if err != nil {
+				return err
+			}
+			p.ingress[entry] = append(p.ingress[entry], addr)
+		}
+	}
+	return nil
+}
+
+func (p *Platform) replicas(s topology.Service) int {
+	if n, ok := p.opts.Replicas[s.Name]; ok && n > 0 {
+		return n
+	}
+	return s.Replicas
+}
+
+// serviceArgs creates in's sidecars, one per dependency instance, and
+// returns its command line.
+func (p *Platform) serviceArgs(s topology.Service, in platform.Instance, insts map[string][]platform.Instance) ([]string, error) {
+	args := []string{s.Name, "--listen", in.Addr, "--instance", in.Name, "--admin", "--log-level", "info"}
+	for _, dep := range s.Calls {
+		var addrs []string
+		for _, to := range insts[dep] {
+			a, err := p.side.add(in, to)
+			if err != nil {
+				return nil, err
+			}
+			addrs = append(addrs, a)
+		}
+		if len(addrs) == 0 {
+			return nil, fmt.Errorf("%s calls %s, which is not deployed", s.Name, dep)
+		}
+		if dep == topology.Store {
+			for i := range addrs {
+				addrs[i] = "nats://" + addrs[i]
+			}
+			args = append(args, "--store", strings.Join(addrs, ","))
+		} else {
+			args = append(args, "--peer", dep+"="+strings.Join(addrs, ","))
+		}
+	}
+	return args, nil
+}
+
+func (p *Platform) waitAllReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultReadyTimeout)
+	defer cancel()
+	for _, pr := range p.snapshot() {
+		if err := p.WaitReady(ctx, pr.Name); err != nil {
+			return fmt.Errorf("%w (see %s)", err, filepath.Join(p.opts.RunDir, "logs", pr.Name+".log"))
+		}
+	}
+	return nil
+}
+
+func (p *Platform) snapshot() []*proc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*proc(nil), p.order...)
+}
+
+// WaitReady implements platform.Readiness.
+func (p *Platform) WaitReady(ctx context.Context, instance string) error {
+	p.mu.Lock()
+	pr, ok := p.procs[instance]
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no instance %q", instance)
+	}
+	for {
+		pr.mu.Lock()
+		ready := pr.ready
+		pr.mu.Unlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %w", instance, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Instances implements platform.Platform.
+func (p *Platform) Instances(service string) []platform.Instance {
+	var out []platform.Instance
+	for _, pr := range p.snapshot() {
+		if service == "" || pr.Service == service {
+			out = append(out, pr.Instance)
+		}
+	}
+	return out
+}
+
+// Ingress implements platform.Platform.
+func (p *Platform) Ingress(service string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.ingress[service]...)
+}
+
+// Links implements platform.Links.
+func (p *Platform) Links(from, to string) []platform.Link { return p.side.find(from, to) }
+
+// PID implements platform.Processes.
+func (p *Platform) PID(instance string) (int, bool) {
+	p.mu.Lock()
+	pr, ok := p.procs[instance]
+	p.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.pid, pr.pid > 0
+}
+
+// Signal implements platform.Processes.
+func (p *Platform) Signal(instance string, sig syscall.Signal) error {
+	pid, ok := p.PID(instance)
+	if !ok {
+		return fmt.Errorf("%s has no running process", instance)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("signal %v to %s (pid %d): %w", sig, instance, pid, err)
+	}
+	return nil
+}
+
+// StoreURLs returns the store nodes' client URLs, without sidecars.
+func (p *Platform) StoreURLs() []string { return append([]string(nil), p.store...) }
+
+// Seed runs the bank's seeder for n customers and returns what it created.
+func (p *Platform) Seed(ctx context.Context, n int, sd int64) (seed.Data, error) {
+	out := filepath.Join(p.opts.RunDir, "seed.json")
+	cmd := exec.CommandContext(ctx, p.bin, "seed", "--store", strings.Join(p.store, ","), "--customers", fmt.Sprint(n),
+		"--seed", fmt.Sprint(sd), "--out", out)
+	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return seed.Data{}, fmt.Errorf("seed: %w\n%s", err, b)
+	}
+	var d seed.Data
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return d, err
+	}
+	return d, json.Unmarshal(b, &d)
+}
+
+// Stop implements platform.Platform: services first, then the store, then
+// the sidecars. Idempotent.
+func (p *Platform) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return nil
+	}
+	p.stopped = true
+	p.mu.Unlock()
+	procs := p.snapshot()
+	var wg sync.WaitGroup
+	for _, pass := range []bool{false, true} { // services, then store nodes
+		for _, pr := range procs {
+			if (pr.Service == topology.Store) == pass {
+				wg.Add(1)
+				go func() { defer wg.Done(); pr.stop(stopGrace) }()
+			}
+		}
+		wg.Wait()
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	if p.side != nil {
+		p.side.close()
+	}
+	var errs []error
+	for _, pr := range procs {
+		errs = append(errs, p.journal.Remove("proc-"+pr.Name))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,55 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// bankClient calls the bank as the app and the card network do.
+type bankClient struct {
+	t    testing.TB
+	http *http.Client
+}
+
+func newClient(t testing.TB) *bankClient {
+	return &bankClient{t: t, http: &http.Client{Timeout: 5 * time.Second}}
+}
+
+// do sends a JSON request and decodes a JSON answer; it returns the status.
+func (c *bankClient) do(ctx context.Context, method, url, token, key string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		require.NoError(c.t, err)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	require.NoError(c.t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode %s %s (%d): %w: %s", method, url, resp.StatusCode, err, b)
+		}
+	}
+	return resp.StatusCode, nil
+}
