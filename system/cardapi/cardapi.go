@@ -6,9 +6,12 @@ package cardapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/system/balance"
 	"github.com/faultline/faultline/system/cardprocessing"
@@ -23,8 +26,9 @@ const Deadline = 900 * time.Millisecond
 var validMessageID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type service struct {
-	p  *process.Process
-	cp *mesh.Client
+	p      *process.Process
+	cp     *mesh.Client
+	voided jetstream.KeyValue // message id -> answered "91"; the first answer sticks
 }
 
 // Setup wires card-api into p.
@@ -36,7 +40,11 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if _, err := store.EnsureStream(ctx, p.JS, store.VoidsStream); err != nil {
 		return err
 	}
-	s := &service{p: p, cp: cp}
+	voided, err := p.KV(ctx, store.BucketVoided)
+	if err != nil {
+		return err
+	}
+	s := &service{p: p, cp: cp, voided: voided}
 	p.Handle("POST /v1/authorisations", s.serveAuthorisation)
 	return nil
 }
@@ -72,15 +80,31 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	unavailable := cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
+	// A message once declined as "issuer unavailable" is voided: a retry of
+	// it gets the same answer, never a late approval.
+	if _, err := s.voided.Get(r.Context(), req.MessageID); err == nil {
+		mesh.WriteJSON(w, http.StatusOK, unavailable)
+		return nil
+	}
 	var resp cardprocessing.AuthResponse
 	err = s.cp.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/authorise", Body: req,
 		IdempotencyKey: cardprocessing.AuthKey(req.MessageID), Timeout: Deadline}, &resp)
-	if err != nil {
-		if qerr := cardprocessing.QueueVoid(context.WithoutCancel(r.Context()), s.p.JS, req.MessageID, req.CardID); qerr != nil {
-			return err // no clean answer possible: the outcome is unknown
-		}
-		resp = cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
+	if err == nil && resp.Code != balance.CodeIssuerUnavailable {
+		mesh.WriteJSON(w, http.StatusOK, resp)
+		return nil
 	}
+	// No answer, or "issuer unavailable": record the decline, make sure the
+	// authorisation can never apply, then answer. If either cannot be done
+	// the outcome is unknown and the network gets no clean answer.
+	ctx := context.WithoutCancel(r.Context())
+	if _, verr := s.voided.Put(ctx, req.MessageID, []byte(balance.CodeIssuerUnavailable)); verr != nil {
+		return errors.Join(err, verr)
+	}
+	if qerr := cardprocessing.QueueVoid(ctx, s.p.JS, req.MessageID, req.CardID); qerr != nil {
+		return errors.Join(err, qerr)
+	}
+	resp = unavailable
 	mesh.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }

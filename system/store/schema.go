@@ -16,6 +16,7 @@ const (
 	SupportStr   = "SUPPORT" // support: chat messages, subjects support.<customer>
 
 	BucketAccounts   = "accounts"
+	BucketVoided     = "card-api-voided" // card-api: messages answered "issuer unavailable"
 	BucketCards      = "cards"
 	BucketBalance    = "balance"      // balance: projection of the ledger per account
 	BucketBalanceIdm = "balance-idem" // balance: outcome per idempotency key

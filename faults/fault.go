@@ -1,0 +1,183 @@
+// Package faults is the catalogue of faults Faultline injects into the bank:
+// one fault a file, each a small struct of documented settings with Inject,
+// Verify (evidence it took effect) and an idempotent Recover. Every fault
+// journals itself before it acts, so that a run that dies mid-fault is
+// recovered by the next run's reap.
+//
+// Faults act through the platform's abilities (platform.Processes,
+// platform.Links, ...) and fail clearly on a platform that lacks one. They
+// do not schedule themselves: the harness's runner does.
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/system/topology"
+)
+
+// Fault is something that goes wrong on purpose.
+type Fault interface {
+	// Name describes the fault for reports, e.g. "kill 1 of card-processing".
+	Name() string
+	// Validate checks the fault's settings against the topology before
+	// anything runs.
+	Validate() error
+	// Inject makes the fault happen. It journals first.
+	Inject(ctx context.Context, env *Env) error
+	// Verify returns evidence that the fault took effect, or an error.
+	Verify(ctx context.Context, env *Env) (string, error)
+	// Recover undoes the fault and removes its journal entry. It is
+	// idempotent and safe to call after a failed Inject.
+	Recover(ctx context.Context, env *Env) error
+}
+
+// Targeted is implemented by faults that can say which services they hit,
+// for tier contracts and the blast-radius matrix.
+type Targeted interface {
+	Services() []string
+}
+
+// Env is what a fault acts on.
+type Env struct {
+	Platform platform.Platform
+	Journal  *journal.Journal
+	Rand     *rand.Rand
+	// ID is unique per injection; faults use it to name journal entries,
+	// toxics and admin faults.
+	ID string
+}
+
+// ErrUnsupported is returned when the platform lacks an ability a fault needs.
+var ErrUnsupported = errors.New("not supported by this platform")
+
+func processes(env *Env) (platform.Processes, error) {
+	p, ok := env.Platform.(platform.Processes)
+	if !ok {
+		return nil, fmt.Errorf("signal processes on %s: %w", env.Platform.Name(), ErrUnsupported)
+	}
+	return p, nil
+}
+
+func links(env *Env) (platform.Links, error) {
+	l, ok := env.Platform.(platform.Links)
+	if !ok {
+		return nil, fmt.Errorf("link faults on %s: %w", env.Platform.Name(), ErrUnsupported)
+	}
+	return l, nil
+}
+
+// Selector chooses instances: one named Instance, or of Service: Count of
+// them, or Percent of them (rounded up), or all when both are zero. The
+// choice is random from the run's seeded source, and recorded.
+type Selector struct {
+	Service  string
+	Instance string
+	Count    int
+	Percent  int
+}
+
+// One selects one instance of service.
+func One(service string) Selector { return Selector{Service: service, Count: 1} }
+
+// All selects every instance of service.
+func All(service string) Selector { return Selector{Service: service} }
+
+// Instance selects the named instance.
+func Instance(name string) Selector { return Selector{Instance: name} }
+
+func (s Selector) String() string {
+	switch {
+	case s.Instance != "":
+		return s.Instance
+	case s.Count > 0:
+		return fmt.Sprintf("%d of %s", s.Count, s.Service)
+	case s.Percent > 0:
+		return fmt.Sprintf("%d%% of %s", s.Percent, s.Service)
+	}
+	return "all of " + s.Service
+}
+
+// Validate checks the selector against the topology.
+func (s Selector) Validate() error {
+	if s.Instance == "" && s.Service == "" {
+		return errors.New("selector names no service or instance")
+	}
+	if s.Service != "" && s.Service != topology.Store {
+		if _, ok := topology.Lookup(s.Service); !ok {
+			return fmt.Errorf("unknown service %q", s.Service)
+		}
+	}
+	if s.Count < 0 || s.Percent < 0 || s.Percent > 100 || (s.Count > 0 && s.Percent > 0) {
+		return fmt.Errorf("selector %v: count and percent are exclusive, percent in 0-100", s)
+	}
+	return nil
+}
+
+// service returns the service the selector targets.
+func (s Selector) service() string {
+	if s.Service != "" {
+		return s.Service
+	}
+	for i := len(s.Instance) - 1; i > 0; i-- {
+		if s.Instance[i] == '-' {
+			return s.Instance[:i]
+		}
+	}
+	return s.Instance
+}
+
+// Pick returns the selected instances.
+func (s Selector) Pick(env *Env) ([]platform.Instance, error) {
+	if s.Instance != "" {
+		for _, in := range env.Platform.Instances("") {
+			if in.Name == s.Instance {
+				return []platform.Instance{in}, nil
+			}
+		}
+		return nil, fmt.Errorf("no instance %q", s.Instance)
+	}
+	all := env.Platform.Instances(s.Service)
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no instances of %q", s.Service)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	n := len(all)
+	switch {
+	case s.Count > 0:
+		n = min(s.Count, len(all))
+	case s.Percent > 0:
+		n = (len(all)*s.Percent + 99) / 100
+	}
+	env.Rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	return all[:n], nil
+}
+
+func names(insts []platform.Instance) []string {
+	out := make([]string, len(insts))
+	for i, in := range insts {
+		out[i] = in.Name
+	}
+	return out
+}
+
+// waitReady waits until every instance is ready, where the platform can say.
+func waitReady(ctx context.Context, env *Env, insts []string, limit time.Duration) error {
+	r, ok := env.Platform.(platform.Readiness)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var errs []error
+	for _, in := range insts {
+		errs = append(errs, r.WaitReady(ctx, in))
+	}
+	return errors.Join(errs...)
+}

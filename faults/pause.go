@@ -1,0 +1,95 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/faultline/faultline/harness/journal"
+)
+
+// Pause freezes the selected instances with SIGSTOP: connections stay open
+// and nothing answers, as with a stalled VM or a stop-the-world pause.
+// Recover resumes them with SIGCONT.
+type Pause struct {
+	Target Selector
+
+	pids map[string]int
+}
+
+// Name implements Fault.
+func (p *Pause) Name() string { return "pause " + p.Target.String() }
+
+// Services implements Targeted.
+func (p *Pause) Services() []string { return []string{p.Target.service()} }
+
+// Validate implements Fault.
+func (p *Pause) Validate() error { return p.Target.Validate() }
+
+// Inject implements Fault.
+func (p *Pause) Inject(ctx context.Context, env *Env) error {
+	procs, err := processes(env)
+	if err != nil {
+		return err
+	}
+	insts, err := p.Target.Pick(env)
+	if err != nil {
+		return err
+	}
+	p.pids = map[string]int{}
+	var list []int
+	for _, in := range insts {
+		pid, ok := procs.PID(in.Name)
+		if !ok {
+			return fmt.Errorf("pause %s: not running", in.Name)
+		}
+		p.pids[in.Name] = pid
+		list = append(list, pid)
+	}
+	if err := env.Journal.Write(journal.Entry{Kind: "pause", ID: env.ID, Target: strings.Join(names(insts), ","),
+		PIDs: list, Exe: procs.Binary(), Resume: true}); err != nil {
+		return err
+	}
+	for name, pid := range p.pids {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			return fmt.Errorf("pause %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Verify implements Fault: every process is in state T (stopped).
+func (p *Pause) Verify(ctx context.Context, env *Env) (string, error) {
+	var ev []string
+	for name, pid := range p.pids {
+		st, err := procState(pid)
+		if err != nil || st != "T" {
+			return "", fmt.Errorf("%s (pid %d) is in state %q, not stopped: %v", name, pid, st, err)
+		}
+		ev = append(ev, fmt.Sprintf("%s pid %d state T", name, pid))
+	}
+	return strings.Join(ev, ", "), nil
+}
+
+// procState returns the state letter of /proc/pid/stat.
+func procState(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return "", fmt.Errorf("unreadable stat")
+	}
+	return string(b[i+2]), nil
+}
+
+// Recover implements Fault.
+func (p *Pause) Recover(ctx context.Context, env *Env) error {
+	for _, pid := range p.pids {
+		_ = syscall.Kill(pid, syscall.SIGCONT) // a process that died meanwhile needs nothing
+	}
+	return env.Journal.Remove(env.ID)
+}

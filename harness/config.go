@@ -1,0 +1,101 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/load"
+)
+
+// Config is what the environment chooses for a run. Every field has a
+// default; FAULTLINE_* variables override them.
+type Config struct {
+	Platform  string  // FAULTLINE_PLATFORM: local (default)
+	Scale     float64 // FAULTLINE_SCALE: multiplies every scenario duration (default 1; 0.4 in -short)
+	Rate      float64 // FAULTLINE_RATE: multiplies every load rate (default 1)
+	Seed      int64   // FAULTLINE_SEED: seeds data, load and fault targets (default 1)
+	Customers int     // FAULTLINE_CUSTOMERS (default 200)
+	RunsDir   string  // FAULTLINE_RUNS: where run folders go (default <module>/runs)
+}
+
+func envFloat(name string, def float64) (float64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f > 100 {
+		return 0, fmt.Errorf("%s=%q: want a number in (0, 100]", name, v)
+	}
+	return f, nil
+}
+
+// LoadConfig reads the configuration from the environment.
+func LoadConfig(short bool) (Config, error) {
+	c := Config{Platform: "local", Scale: 1, Rate: 1, Seed: 1, Customers: 200}
+	if short {
+		c.Scale = 0.4
+	}
+	var err error
+	if v := os.Getenv("FAULTLINE_PLATFORM"); v != "" {
+		c.Platform = v
+	}
+	if c.Platform != "local" {
+		return c, fmt.Errorf("FAULTLINE_PLATFORM=%q: only \"local\" is available in this build", c.Platform)
+	}
+	if c.Scale, err = envFloat("FAULTLINE_SCALE", c.Scale); err != nil {
+		return c, err
+	}
+	if c.Rate, err = envFloat("FAULTLINE_RATE", c.Rate); err != nil {
+		return c, err
+	}
+	if v := os.Getenv("FAULTLINE_SEED"); v != "" {
+		if c.Seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return c, fmt.Errorf("FAULTLINE_SEED=%q: %w", v, err)
+		}
+	}
+	if v := os.Getenv("FAULTLINE_CUSTOMERS"); v != "" {
+		if c.Customers, err = strconv.Atoi(v); err != nil || c.Customers < 20 || c.Customers > 50000 {
+			return c, fmt.Errorf("FAULTLINE_CUSTOMERS=%q: want 20-50000", v)
+		}
+	}
+	c.RunsDir = os.Getenv("FAULTLINE_RUNS")
+	return c, nil
+}
+
+// DefaultLoad is each journey's rate (requests per second) in every
+// scenario unless the scenario says otherwise: about 120 requests per second
+// in all, tier 0 heaviest.
+var DefaultLoad = map[string]float64{
+	"card-auth": 50, "support": 4, "payments": 15, "freeze": 2, "balance": 20,
+	"feed": 10, "emoji": 4, "profile": 2, "merchant-logos": 6,
+}
+
+// Default durations of a scenario (before Config.Scale).
+const (
+	DefaultSteady      = 5 * time.Second
+	DefaultAfter       = 12 * time.Second
+	DefaultMaxRecovery = 10 * time.Second
+)
+
+// SteadySLO is what every journey must meet before any fault: the bank is
+// healthy, or the scenario cannot judge anything.
+var SteadySLO = check.SLO{MinSuccess: 0.99, P99: 300 * time.Millisecond, MinOps: 5}
+
+// HoldSLO is what a journey listed in Scenario.Hold must meet while the
+// fault is on, unless the scenario gives its own.
+var HoldSLO = check.SLO{MinSuccess: 0.98, P99: 1000 * time.Millisecond, MinOps: 5}
+
+// RecoverySLO is what "recovered" means for every journey.
+var RecoverySLO = check.SLO{MinSuccess: 0.95, P99: 500 * time.Millisecond, MinOps: 1}
+
+func journeyNames() []string {
+	var out []string
+	for _, j := range load.Journeys() {
+		out = append(out, j.Name)
+	}
+	return out
+}

@@ -1,0 +1,201 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/faultline/faultline/harness/history"
+)
+
+// Defaults of an attack: bounded workers and connections, so the generator
+// never runs out of file descriptors, and a client timeout after which an
+// answer is "unknown".
+const (
+	DefaultWorkers        = 8
+	DefaultMaxWorkers     = 256
+	DefaultConnections    = 64
+	DefaultTimeout        = 3 * time.Second
+	DefaultMaxBody        = 2048
+	DefaultMinSentRatio   = 0.99
+	DefaultMaxLagFraction = 0.05
+)
+
+// Plan is the traffic of one journey during one attack.
+type Plan struct {
+	Journey  string
+	Rate     float64       // requests per second at the start
+	RampTo   float64       // if > 0, the rate rises linearly to this by the end
+	Duration time.Duration // how long to attack
+}
+
+// Validate checks a plan.
+func (p Plan) Validate() error {
+	if _, ok := LookupJourney(p.Journey); !ok {
+		return fmt.Errorf("unknown journey %q", p.Journey)
+	}
+	if p.Rate <= 0 || p.Rate > 20000 || p.RampTo < 0 || p.RampTo > 20000 {
+		return fmt.Errorf("journey %s: rate must be in (0, 20000] per second, got %v (ramp to %v)", p.Journey, p.Rate, p.RampTo)
+	}
+	if p.Duration <= 0 {
+		return fmt.Errorf("journey %s: duration must be positive", p.Journey)
+	}
+	return nil
+}
+
+func (p Plan) pacer() vegeta.Pacer {
+	if p.RampTo > 0 {
+		return vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: int(p.Rate * 1000), Per: 1000 * time.Second},
+			Slope: (p.RampTo - p.Rate) / p.Duration.Seconds()}
+	}
+	return vegeta.Rate{Freq: int(p.Rate * 1000), Per: 1000 * time.Second}
+}
+
+// Stats says how faithfully a journey's load was delivered.
+type Stats struct {
+	Journey    string        `json:"journey"`
+	Asked      float64       `json:"asked"` // requests the plan asked for
+	Sent       int           `json:"sent"`
+	SentRatio  float64       `json:"sent_ratio"`
+	LagP99     time.Duration `json:"lag_p99"`
+	LagMax     time.Duration `json:"lag_max"`
+	Underdrive bool          `json:"underdrive"` // sent under 99% of asked
+}
+
+// Attack runs every plan at once (one vegeta attacker each) until they end
+// or ctx is done, recording each result as an op of scenario in h. It blocks.
+func Attack(ctx context.Context, h *history.History, scenario string, g *Gen, plans []Plan) ([]Stats, error) {
+	for _, p := range plans {
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Stats, len(plans))
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = attackOne(ctx, h, scenario, g, p)
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+type pending struct {
+	key    string
+	amount int64
+}
+
+func attackOne(ctx context.Context, h *history.History, scenario string, g *Gen, p Plan) Stats {
+	j, _ := LookupJourney(p.Journey)
+	var inflight sync.Map // request id -> pending
+	var seq atomic.Uint64
+	targeter := func(t *vegeta.Target) error {
+		g.mu.Lock()
+		r := j.build(g)
+		g.mu.Unlock()
+		id := fmt.Sprintf("%s-%s-%d", scenario, p.Journey, seq.Add(1))
+		t.Method, t.URL = r.method, r.url
+		t.Header = http.Header{"X-Request-Id": {id}}
+		if r.body != nil {
+			t.Body, _ = json.Marshal(r.body)
+			t.Header.Set("Content-Type", "application/json")
+		}
+		if r.token != "" {
+			t.Header.Set("Authorization", "Bearer "+r.token)
+		}
+		if r.key != "" {
+			t.Header.Set("Idempotency-Key", r.key)
+		}
+		inflight.Store(id, pending{key: r.idemKey, amount: r.amount})
+		return nil
+	}
+	atk := vegeta.NewAttacker(vegeta.Workers(DefaultWorkers), vegeta.MaxWorkers(DefaultMaxWorkers),
+		vegeta.Connections(DefaultConnections), vegeta.Timeout(DefaultTimeout), vegeta.KeepAlive(true),
+		vegeta.MaxBody(DefaultMaxBody), vegeta.HTTP2(false), vegeta.Redirects(0))
+	pacer := p.pacer()
+	began := time.Now()
+	results := atk.Attack(targeter, pacer, p.Duration, p.Journey)
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stop()
+	var lags []time.Duration
+	for res := range results {
+		lag := res.Timestamp.Sub(began.Add(planned(pacer, res.Seq, p.Duration)))
+		lags = append(lags, max(0, lag))
+		o, result := j.classify(res)
+		op := history.Op{Scenario: scenario, Journey: p.Journey, Start: h.Since(res.Timestamp), Latency: res.Latency,
+			Lag: max(0, lag), Outcome: o, Status: int(res.Code), Error: res.Error, Result: result}
+		if id := res.Headers.Get("X-Request-Id"); id != "" {
+			if v, ok := inflight.LoadAndDelete(id); ok {
+				op.Key, op.Amount = v.(pending).key, v.(pending).amount
+			}
+		}
+		if op.Key == "" && p.Journey == "card-auth" {
+			op.Key = messageID(res.Body)
+		}
+		h.AddOp(op)
+	}
+	return stats(p, pacer, len(lags), lags, ctx.Err() != nil)
+}
+
+func messageID(body []byte) string {
+	var a struct {
+		MessageID string `json:"message_id"`
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) && json.Unmarshal(body, &a) == nil {
+		return a.MessageID
+	}
+	return ""
+}
+
+// planned returns when the pacer meant to send hit seq: the earliest offset
+// at which it would send no later than now, found by bisection.
+func planned(p vegeta.Pacer, seq uint64, limit time.Duration) time.Duration {
+	lo, hi := time.Duration(0), limit
+	for hi-lo > 50*time.Microsecond {
+		mid := (lo + hi) / 2
+		if wait, _ := p.Pace(mid, seq); wait == 0 {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+func stats(p Plan, pacer vegeta.Pacer, sent int, lags []time.Duration, cut bool) Stats {
+	asked := p.Rate * p.Duration.Seconds()
+	if p.RampTo > 0 {
+		asked = (p.Rate + p.RampTo) / 2 * p.Duration.Seconds()
+	}
+	s := Stats{Journey: p.Journey, Asked: asked, Sent: sent}
+	if asked > 0 {
+		s.SentRatio = float64(sent) / asked
+	}
+	s.Underdrive = !cut && s.SentRatio < DefaultMinSentRatio
+	if len(lags) > 0 {
+		sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+		s.LagP99 = lags[(len(lags)*99)/100]
+		if (len(lags)*99)/100 >= len(lags) {
+			s.LagP99 = lags[len(lags)-1]
+		}
+		s.LagMax = lags[len(lags)-1]
+	}
+	return s
+}
+
+// String summarises s for progress lines.
+func (s Stats) String() string {
+	return s.Journey + ": sent " + strconv.Itoa(s.Sent) + fmt.Sprintf(" of %.0f (%.1f%%), send lag p99 %v", s.Asked, 100*s.SentRatio, s.LagP99.Round(time.Microsecond))
+}

@@ -1,0 +1,252 @@
+// Package load drives customer and card-network traffic at the bank with
+// vegeta (one attacker per journey and attack, open model) and turns every
+// result into an op of the run's history, with its outcome, business
+// result, idempotency key and send lag.
+//
+// It is not a checker: it records what happened and flags load that was not
+// delivered as asked (sent rate under 99%, or send lag too large).
+package load
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/system/seed"
+	"github.com/faultline/faultline/system/topology"
+)
+
+// Ingress is where clients reach the bank.
+type Ingress struct {
+	Edge    []string // host:port
+	CardAPI []string // host:port
+}
+
+// request is what a journey builds for one hit.
+type request struct {
+	method, url, token, key string
+	body                    any
+	amount                  int64
+	idemKey                 string // the key the history records (message id, payment ref)
+}
+
+// Journey is one customer feature's traffic: how to build a request and how
+// to judge its answer.
+type Journey struct {
+	Name     string
+	build    func(g *Gen) request
+	classify func(res *vegeta.Result) (history.Outcome, string)
+}
+
+// Journeys lists every journey, one per feature of the tier table.
+func Journeys() []Journey {
+	return []Journey{
+		{Name: "card-auth", build: (*Gen).cardAuth, classify: classifyCardAuth},
+		{Name: "support", build: (*Gen).support, classify: classifyPlain},
+		{Name: "payments", build: (*Gen).payment, classify: classifyPayment},
+		{Name: "freeze", build: (*Gen).freeze, classify: classifyPlain},
+		{Name: "balance", build: (*Gen).balance, classify: classifyPlain},
+		{Name: "feed", build: (*Gen).feed, classify: classifyPlain},
+		{Name: "emoji", build: (*Gen).emoji, classify: classifyPlain},
+		{Name: "profile", build: (*Gen).profile, classify: classifyPlain},
+		{Name: "merchant-logos", build: (*Gen).logo, classify: classifyPlain},
+	}
+}
+
+// LookupJourney returns the named journey.
+func LookupJourney(name string) (Journey, bool) {
+	for _, j := range Journeys() {
+		if j.Name == name {
+			return j, true
+		}
+	}
+	return Journey{}, false
+}
+
+func init() {
+	for _, f := range topology.Features {
+		if _, ok := LookupJourney(f.Name); !ok {
+			panic("load: no journey for feature " + f.Name)
+		}
+	}
+}
+
+// RetryRatio is the share of card authorisations that the simulated card
+// network sends again with the same message id, as networks do after a
+// timeout.
+const RetryRatio = 0.03
+
+// Gen makes realistic requests from the seeded customers. Safe for
+// concurrent use.
+type Gen struct {
+	mu      sync.Mutex
+	rnd     *rand.Rand
+	data    seed.Data
+	ingress Ingress
+	holders []seed.Customer // card holders and payers
+	freezer []seed.Customer // customers whose cards the freeze journey toggles
+	recent  []sent          // recent card authorisations, for retries
+	n       uint64
+	prefix  string
+	frozen  map[string]bool
+}
+
+// NewGen returns a generator over d, seeded with sd. prefix makes keys
+// unique across runs against the same bank.
+func NewGen(d seed.Data, in Ingress, sd uint64, prefix string) *Gen {
+	g := &Gen{rnd: rand.New(rand.NewPCG(sd, sd^0x9e3779b97f4a7c15)), data: d, ingress: in, prefix: prefix, frozen: map[string]bool{}}
+	for i, c := range d.Customers {
+		if i%10 == 9 {
+			g.freezer = append(g.freezer, c)
+		} else {
+			g.holders = append(g.holders, c)
+		}
+	}
+	return g
+}
+
+func (g *Gen) pick(list []string) string { return list[g.rnd.IntN(len(list))] }
+
+func (g *Gen) id() string {
+	g.n++
+	return fmt.Sprintf("%s-%d", g.prefix, g.n)
+}
+
+func (g *Gen) holder() seed.Customer { return g.holders[g.rnd.IntN(len(g.holders))] }
+
+// sent is a request and when it was built.
+type sent struct {
+	request
+	at time.Time
+}
+
+// retryAfter is how old a message must be before the network sends it
+// again: a network retries after its own timeout, not while waiting.
+const retryAfter = DefaultTimeout + time.Second
+
+func (g *Gen) cardAuth() request {
+	if len(g.recent) > 0 && g.rnd.Float64() < RetryRatio {
+		if old := g.recent[g.rnd.IntN(len(g.recent))]; time.Since(old.at) > retryAfter {
+			return old.request
+		}
+	}
+	c := g.holder()
+	m := g.data.Merchants[g.rnd.IntN(len(g.data.Merchants))]
+	id := g.id()
+	amount := int64(100 + g.rnd.IntN(4900))
+	r := request{method: http.MethodPost, url: "http://" + g.pick(g.ingress.CardAPI) + "/v1/authorisations", amount: amount, idemKey: id,
+		body: map[string]any{"message_id": id, "card_id": c.Card, "amount": amount, "currency": "GBP", "merchant": m}}
+	if len(g.recent) < 256 {
+		g.recent = append(g.recent, sent{r, time.Now()})
+	} else if g.rnd.IntN(8) == 0 { // keep some old enough to be retried
+		g.recent[g.rnd.IntN(256)] = sent{r, time.Now()}
+	}
+	return r
+}
+
+func (g *Gen) edge(c seed.Customer, method, path string, body any) request {
+	return request{method: method, url: "http://" + g.pick(g.ingress.Edge) + path, token: c.Token, body: body}
+}
+
+func (g *Gen) payment() request {
+	from, to := g.holder(), g.holder()
+	for to.ID == from.ID {
+		to = g.holder()
+	}
+	key := g.id()
+	amount := int64(100 + g.rnd.IntN(1900))
+	r := g.edge(from, http.MethodPost, "/v1/payments", map[string]any{"from": from.Account, "to": to.Account, "amount": amount, "currency": "GBP"})
+	r.key, r.amount, r.idemKey = key, amount, from.ID+"/"+key
+	return r
+}
+
+func (g *Gen) freeze() request {
+	c := g.freezer[g.rnd.IntN(len(g.freezer))]
+	g.frozen[c.Card] = !g.frozen[c.Card]
+	status := "active"
+	if g.frozen[c.Card] {
+		status = "frozen"
+	}
+	return g.edge(c, http.MethodPut, "/v1/cards/"+c.Card+"/status", map[string]string{"status": status})
+}
+
+func (g *Gen) balance() request { return g.edge(g.holder(), http.MethodGet, "/v1/balance", nil) }
+func (g *Gen) feed() request    { return g.edge(g.holder(), http.MethodGet, "/v1/feed", nil) }
+
+func (g *Gen) support() request {
+	r := g.edge(g.holder(), http.MethodPost, "/v1/support/messages", map[string]string{"text": "Where is my card? " + g.id()})
+	r.key = g.id()
+	return r
+}
+
+var emojis = []string{"👍", "❤️", "😂", "🍕", "☕", "🎉"}
+
+func (g *Gen) emoji() request {
+	return g.edge(g.holder(), http.MethodPut, "/v1/reactions", map[string]string{"transaction": "tx-" + fmt.Sprint(g.rnd.IntN(1000)), "emoji": emojis[g.rnd.IntN(len(emojis))]})
+}
+
+var tinyPNG = base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\n faultline profile picture"))
+
+func (g *Gen) profile() request {
+	return g.edge(g.holder(), http.MethodPut, "/v1/profile/picture", map[string]string{"content_type": "image/png", "data": tinyPNG})
+}
+
+func (g *Gen) logo() request {
+	m := g.data.Merchants[g.rnd.IntN(len(g.data.Merchants))]
+	return g.edge(g.holder(), http.MethodGet, "/v1/merchants/"+m.ID+"/logo", nil)
+}
+
+func classifyStatus(code int) history.Outcome {
+	switch {
+	case code >= 200 && code < 300:
+		return history.OK
+	case code >= 400 && code < 500:
+		return history.Fail
+	default: // 5xx or no answer
+		return history.Unknown
+	}
+}
+
+func classifyPlain(res *vegeta.Result) (history.Outcome, string) {
+	return classifyStatus(int(res.Code)), ""
+}
+
+func classifyCardAuth(res *vegeta.Result) (history.Outcome, string) {
+	o := classifyStatus(int(res.Code))
+	if o != history.OK {
+		return o, ""
+	}
+	var a struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(res.Body, &a) != nil {
+		return history.Unknown, "unreadable"
+	}
+	switch a.Code {
+	case "00", "51", "62", "14":
+		return history.OK, a.Code
+	default: // "91" issuer unavailable: declined, definitely not applied
+		return history.Fail, a.Code
+	}
+}
+
+func classifyPayment(res *vegeta.Result) (history.Outcome, string) {
+	o := classifyStatus(int(res.Code))
+	if o != history.OK {
+		return o, ""
+	}
+	var p struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(res.Body, &p) != nil {
+		return history.Unknown, "unreadable"
+	}
+	return history.OK, p.Status
+}

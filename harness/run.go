@@ -1,0 +1,192 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/harness/result"
+)
+
+// Run runs scenario sc as test t: it validates sc, makes sure the bank is
+// up, runs the steady state, the fault schedule and the time after under
+// load, drains the queues, judges the history and saves the result. A
+// failing check fails t with the check, journey, window and first example.
+// Every injected fault is recovered, even if t fails or panics.
+func Run(t *testing.T, sc Scenario) {
+	t.Helper()
+	currentMu.Lock()
+	s := current
+	currentMu.Unlock()
+	if s == nil {
+		t.Fatal("faultline: harness.Run needs harness.Main in TestMain")
+	}
+	if sc.Name == "" {
+		sc.Name = t.Name()
+	}
+	sc.defaults(s.cfg.Scale)
+	if err := sc.Validate(); err != nil {
+		t.Fatalf("faultline: scenario %s is invalid, nothing was started:\n%v", sc.Name, err)
+	}
+	if err := s.ensure(); err != nil {
+		t.Fatalf("faultline: the bank did not start: %v", err)
+	}
+	setRunning(sc.Name)
+	defer setRunning("")
+	res := s.run(t, &sc)
+	s.mu.Lock()
+	s.results = append(s.results, res)
+	s.mu.Unlock()
+	progress("%s: verdict %s", sc.Name, strings.ToUpper(string(res.Verdict)))
+	for _, f := range res.Failures {
+		t.Error(f)
+	}
+}
+
+// injection is one fault as scheduled in this run.
+type injection struct {
+	step result.Fault
+	f    faults.Fault
+	env  *faults.Env
+	done bool
+}
+
+func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
+	h := s.hist
+	start := h.Now()
+	total := sc.Duration()
+	progress("%s: start (%v: steady %v, %d faults, after %v)", sc.Name, total.Round(time.Millisecond), sc.Steady, len(sc.Faults), sc.After)
+	h.AddEvent(history.Event{Scenario: sc.Name, At: start, Kind: history.Phase, Detail: "steady"})
+
+	var plans []load.Plan
+	for j, r := range sc.rates(s.cfg.Rate) {
+		plans = append(plans, load.Plan{Journey: j, Rate: r, Duration: total})
+	}
+	sort.Slice(plans, func(i, j int) bool { return plans[i].Journey < plans[j].Journey })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	loadDone := make(chan []load.Stats, 1)
+	go func() {
+		st, err := load.Attack(ctx, h, sc.Name, s.gen, plans)
+		if err != nil {
+			progress("%s: load: %v", sc.Name, err)
+		}
+		loadDone <- st
+	}()
+
+	injs := make([]*injection, len(sc.Faults))
+	defer s.recoverAll(sc.Name, injs) // on failure and panic too
+	s.schedule(ctx, sc, start, injs)
+	loadStats := <-loadDone
+	end := h.Now()
+	h.AddEvent(history.Event{Scenario: sc.Name, At: end, Kind: history.Phase, Detail: "drain"})
+	progress("%s: load done; draining queues and auditing the ledger", sc.Name)
+	money := s.money(ctx, sc.Name)
+	res := s.judge(sc, start, end, injs, loadStats, money)
+	return res
+}
+
+// schedule injects and recovers each step at its time; it returns when the
+// scenario's time is up.
+func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration, injs []*injection) {
+	h := s.hist
+	type action struct {
+		at     time.Duration
+		i      int
+		inject bool
+	}
+	var acts []action
+	for i, st := range sc.Faults {
+		acts = append(acts, action{start + sc.Steady + st.At, i, true}, action{start + sc.Steady + st.At + st.For, i, false})
+	}
+	sort.SliceStable(acts, func(a, b int) bool { return acts[a].at < acts[b].at })
+	for _, a := range acts {
+		sleepUntil(ctx, h, a.at)
+		st := sc.Faults[a.i]
+		if a.inject {
+			injs[a.i] = s.inject(ctx, sc.Name, a.i, st.Fault)
+			continue
+		}
+		s.recover(ctx, sc.Name, injs[a.i])
+	}
+	sleepUntil(ctx, h, start+sc.Duration())
+}
+
+func sleepUntil(ctx context.Context, h *history.History, at time.Duration) {
+	if d := at - h.Now(); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (s *suite) inject(ctx context.Context, scenario string, i int, f faults.Fault) *injection {
+	h := s.hist
+	env := &faults.Env{Platform: s.plat, Journal: s.journal, Rand: s.rnd, ID: fmt.Sprintf("%s-%s-%d", s.runID, scenario, i+1)}
+	in := &injection{f: f, env: env, step: result.Fault{Name: f.Name(), ID: env.ID, Injected: h.Now()}}
+	if tg, ok := f.(faults.Targeted); ok {
+		in.step.Services = tg.Services()
+	}
+	s.mu.Lock()
+	s.injected[env.ID] = func() { _ = f.Recover(context.Background(), env) }
+	s.mu.Unlock()
+	err := f.Inject(ctx, env)
+	in.step.Injected = h.Now()
+	if err != nil {
+		in.step.Error = "inject: " + err.Error()
+		progress("%s: inject %s FAILED: %v", scenario, f.Name(), err)
+	} else {
+		ev, verr := f.Verify(ctx, env)
+		in.step.Evidence = ev
+		if verr != nil {
+			in.step.Error = "verify: " + verr.Error()
+		}
+		progress("%s: injected %s (%s)", scenario, f.Name(), firstNonEmpty(ev, in.step.Error))
+	}
+	h.AddEvent(history.Event{Scenario: scenario, At: in.step.Injected, Kind: history.FaultInjected, Target: f.Name(), Detail: firstNonEmpty(in.step.Evidence, in.step.Error)})
+	return in
+}
+
+func (s *suite) recover(ctx context.Context, scenario string, in *injection) {
+	if in == nil || in.done {
+		return
+	}
+	in.done = true
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+	defer cancel()
+	err := in.f.Recover(rctx, in.env)
+	in.step.Recovered = s.hist.Now()
+	detail := "recovered"
+	if err != nil {
+		in.step.Error = strings.TrimPrefix(in.step.Error+"; recover: "+err.Error(), "; ")
+		detail = err.Error()
+	}
+	s.mu.Lock()
+	delete(s.injected, in.env.ID)
+	s.mu.Unlock()
+	s.hist.AddEvent(history.Event{Scenario: scenario, At: in.step.Recovered, Kind: history.FaultRecovered, Target: in.f.Name(), Detail: detail})
+	progress("%s: %s %s", scenario, detail, in.f.Name())
+}
+
+func (s *suite) recoverAll(scenario string, injs []*injection) {
+	for _, in := range injs {
+		s.recover(context.Background(), scenario, in)
+	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+var _ = check.Valid

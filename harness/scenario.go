@@ -1,0 +1,171 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/system/topology"
+)
+
+// Scenario is one experiment, readable as a runbook.
+type Scenario struct {
+	// Name defaults to the test's name.
+	Name string
+	// Runbook says in plain words what is done and what is expected.
+	Runbook string
+	// Steady is the fault-free time before the first fault (DefaultSteady).
+	Steady time.Duration
+	// Faults is the fault schedule, offsets from the end of Steady.
+	Faults []Step
+	// After is the fault-free time after the last recovery (DefaultAfter).
+	After time.Duration
+	// Load overrides DefaultLoad per journey; a rate of 0 drops a journey.
+	Load map[string]float64
+	// Hold lists journeys whose SLO must hold while the faults are on.
+	Hold []string
+	// HoldSLO overrides HoldSLO per journey.
+	HoldSLO map[string]check.SLO
+	// MaxRecovery bounds every journey's recovery time (DefaultMaxRecovery).
+	MaxRecovery time.Duration
+}
+
+// Step is one fault of a schedule: injected At after the steady state and
+// recovered For later.
+type Step struct {
+	At    time.Duration
+	For   time.Duration
+	Fault faults.Fault
+}
+
+// SelfHealing is implemented by faults the platform repairs by itself (a
+// killed instance is restarted): their recovery time counts from injection.
+type SelfHealing interface{ SelfHealing() bool }
+
+func (s *Scenario) defaults(scale float64) {
+	sc := func(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
+	if s.Steady == 0 {
+		s.Steady = sc(DefaultSteady)
+	} else {
+		s.Steady = sc(s.Steady)
+	}
+	if s.After == 0 {
+		s.After = sc(DefaultAfter)
+	} else {
+		s.After = sc(s.After)
+	}
+	if s.MaxRecovery == 0 {
+		s.MaxRecovery = DefaultMaxRecovery
+	}
+	for i := range s.Faults {
+		s.Faults[i].At, s.Faults[i].For = sc(s.Faults[i].At), sc(s.Faults[i].For)
+	}
+	sort.SliceStable(s.Faults, func(i, j int) bool { return s.Faults[i].At < s.Faults[j].At })
+}
+
+// Duration is the scenario's length: steady, faults, after.
+func (s *Scenario) Duration() time.Duration {
+	end := time.Duration(0)
+	for _, f := range s.Faults {
+		end = max(end, f.At+f.For)
+	}
+	return s.Steady + end + s.After
+}
+
+// Validate rejects a bad scenario before anything is started or injected.
+// It collects every problem into one error.
+func (s *Scenario) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if s.Steady < 0 || s.After < 0 {
+		bad("steady and after must not be negative")
+	}
+	if len(s.Faults) == 0 {
+		bad("no faults: a scenario needs at least one step")
+	}
+	for i, st := range s.Faults {
+		switch {
+		case st.Fault == nil:
+			bad("fault %d: no fault", i+1)
+			continue
+		case st.At < 0:
+			bad("fault %d (%s): negative start %v", i+1, st.Fault.Name(), st.At)
+		case st.For <= 0:
+			bad("fault %d (%s): no recovery time (For must be positive)", i+1, st.Fault.Name())
+		}
+		if err := st.Fault.Validate(); err != nil {
+			bad("fault %d (%s): %w", i+1, st.Fault.Name(), err)
+		}
+	}
+	for j, r := range s.Load {
+		if _, ok := load.LookupJourney(j); !ok {
+			bad("load: unknown journey %q", j)
+		} else if r < 0 || r > 20000 {
+			bad("load: journey %s rate %v must be in [0, 20000]", j, r)
+		}
+	}
+	for _, j := range s.Hold {
+		if _, ok := load.LookupJourney(j); !ok {
+			bad("hold: unknown journey %q", j)
+		}
+	}
+	for j, slo := range s.HoldSLO {
+		if err := slo.Validate(); err != nil {
+			bad("hold SLO of %s: %w", j, err)
+		}
+	}
+	if s.MaxRecovery < 0 {
+		bad("max recovery must not be negative")
+	}
+	if s.MaxRecovery > s.After && s.After > 0 && s.MaxRecovery != DefaultMaxRecovery {
+		bad("max recovery %v is longer than the time after the faults (%v): recovery could never be judged", s.MaxRecovery, s.After)
+	}
+	return errors.Join(errs...)
+}
+
+// rates returns the scenario's load per journey, scaled.
+func (s *Scenario) rates(scale float64) map[string]float64 {
+	out := map[string]float64{}
+	for j, r := range DefaultLoad {
+		out[j] = r * scale
+	}
+	for j, r := range s.Load {
+		out[j] = r * scale
+	}
+	for j, r := range out {
+		if r == 0 {
+			delete(out, j)
+		}
+	}
+	return out
+}
+
+// faultTiers returns the most important tier among the faults' targets, and
+// whether every fault declared its targets.
+func (s *Scenario) faultTier() (int, bool) {
+	tier, known := 99, true
+	for _, st := range s.Faults {
+		t, ok := st.Fault.(faults.Targeted)
+		if !ok {
+			known = false
+			continue
+		}
+		for _, svc := range t.Services() {
+			if svc == topology.Store || svc == "client" {
+				tier = min(tier, 0)
+				continue
+			}
+			sv, ok := topology.Lookup(svc)
+			if !ok {
+				known = false
+				continue
+			}
+			tier = min(tier, sv.Tier)
+		}
+	}
+	return tier, known
+}

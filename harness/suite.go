@@ -1,0 +1,288 @@
+package harness
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/harness/platform/local"
+	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/system/seed"
+)
+
+// suite is the state shared by the scenarios of one test binary: one
+// deployed bank, one history, one run folder.
+type suite struct {
+	cfg     Config
+	runID   string
+	dir     string
+	journal *journal.Journal
+	hist    *history.History
+	rnd     *rand.Rand
+	started time.Time
+
+	startOnce sync.Once
+	startErr  error
+	plat      *local.Platform
+	data      seed.Data
+	gen       *load.Gen
+	startup   time.Duration
+
+	mu       sync.Mutex
+	results  []result.Scenario
+	injected map[string]func() // recover functions of faults now injected
+	closed   bool
+}
+
+var (
+	currentMu sync.Mutex
+	current   *suite
+)
+
+// progress prints a line for humans following a long run.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "faultline %s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
+
+// Main runs the scenarios of a test binary: call it from TestMain. It reaps
+// what crashed runs left, runs the tests, stops the bank, saves the run and
+// renders its report, and returns the exit code.
+func Main(m *testing.M) int {
+	flag.Parse()
+	cfg, err := LoadConfig(testing.Short())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faultline:", err)
+		return 2
+	}
+	s, err := newSuite(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faultline:", err)
+		return 2
+	}
+	currentMu.Lock()
+	current = s
+	currentMu.Unlock()
+	stop := s.watch()
+	code := m.Run()
+	stop()
+	if err := s.finish(); err != nil {
+		fmt.Fprintln(os.Stderr, "faultline:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func newSuite(cfg Config) (*suite, error) {
+	runs := cfg.RunsDir
+	if runs == "" {
+		root, err := local.ModuleRoot()
+		if err != nil {
+			return nil, err
+		}
+		runs = filepath.Join(root, "runs")
+	}
+	now := time.Now()
+	id := now.UTC().Format("20060102-150405") + fmt.Sprintf("-%04x", rand.IntN(0x10000))
+	dir := filepath.Join(runs, id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(runs, "latest"))
+	_ = os.Symlink(id, filepath.Join(runs, "latest"))
+	reaped, err := journal.Reap(journal.DefaultDir())
+	if err != nil {
+		progress("reap: %v", err)
+	}
+	if reaped.Entries > 0 {
+		progress("reaped %d journal entries of crashed runs %v: killed %d processes, resumed %d", reaped.Entries, reaped.Runs, len(reaped.Killed), len(reaped.Resumed))
+	}
+	j, err := journal.Open(journal.DefaultDir(), id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := history.New(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &suite{cfg: cfg, runID: id, dir: dir, journal: j, hist: h, started: now,
+		rnd: rand.New(rand.NewPCG(uint64(cfg.Seed), 7)), injected: map[string]func(){}}, nil
+}
+
+// watch recovers every fault and stops the bank when the run is
+// interrupted (SIGINT, SIGTERM) or its parent `go test` dies. It returns a
+// function that stops watching.
+func (s *suite) watch() func() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	ppid := os.Getppid()
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case sig := <-sigs:
+				progress("%v: recovering faults and stopping the bank", sig)
+				s.abort()
+				os.Exit(130)
+			case <-t.C:
+				if os.Getppid() != ppid {
+					progress("parent process died: recovering faults and stopping the bank")
+					s.abort()
+					os.Exit(131)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}
+
+// abort recovers injected faults and stops the platform, best effort.
+func (s *suite) abort() {
+	s.mu.Lock()
+	recovers := make([]func(), 0, len(s.injected))
+	for _, r := range s.injected {
+		recovers = append(recovers, r)
+	}
+	s.mu.Unlock()
+	for _, r := range recovers {
+		r()
+	}
+	if s.plat != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = s.plat.Stop(ctx)
+	}
+	_ = s.hist.Close()
+}
+
+// ensure starts the bank the first time a scenario needs it.
+func (s *suite) ensure() error {
+	s.startOnce.Do(func() {
+		t0 := time.Now()
+		p, err := local.New(local.Options{RunDir: s.dir, Journal: s.journal, Progress: progress})
+		if err != nil {
+			s.startErr = err
+			return
+		}
+		s.plat = p
+		go s.recordEvents(p)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		progress("starting the bank on %s (run folder %s)", p.Name(), s.dir)
+		if s.startErr = p.Start(ctx); s.startErr != nil {
+			return
+		}
+		if s.data, s.startErr = p.Seed(ctx, s.cfg.Customers, s.cfg.Seed); s.startErr != nil {
+			return
+		}
+		s.gen = load.NewGen(s.data, load.Ingress{Edge: p.Ingress("edge"), CardAPI: p.Ingress("card-api")}, uint64(s.cfg.Seed), s.runID)
+		s.startup = time.Since(t0)
+		progress("bank up and seeded with %d customers in %v", len(s.data.Customers), s.startup.Round(time.Millisecond))
+	})
+	return s.startErr
+}
+
+// recordEvents copies platform events into the history, attributed to the
+// scenario running at the time.
+func (s *suite) recordEvents(p platform.Platform) {
+	for e := range p.Events() {
+		s.hist.AddEvent(history.Event{Scenario: s.scenario(), At: s.hist.Since(e.Time), Kind: e.Kind, Target: e.Instance, Detail: e.Detail})
+	}
+}
+
+var (
+	runningMu sync.Mutex
+	running   string
+)
+
+func (s *suite) scenario() string {
+	runningMu.Lock()
+	defer runningMu.Unlock()
+	return running
+}
+
+func setRunning(name string) {
+	runningMu.Lock()
+	running = name
+	runningMu.Unlock()
+}
+
+// finish stops the bank, saves the run and renders the report.
+func (s *suite) finish() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.plat != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.plat.Stop(ctx); err != nil {
+			progress("stop: %v", err)
+		}
+	}
+	run := s.result()
+	if err := s.hist.Close(); err != nil {
+		return err
+	}
+	if len(run.Scenarios) == 0 {
+		_ = os.RemoveAll(s.dir)
+		return nil
+	}
+	if err := run.Save(s.dir); err != nil {
+		return fmt.Errorf("save results: %w", err)
+	}
+	if err := renderReport(s.dir); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	passed := 0
+	for _, sc := range run.Scenarios {
+		if sc.Verdict == check.Valid {
+			passed++
+		}
+	}
+	fmt.Printf("faultline: %d of %d scenarios passed in %v; verdict %s\n", passed, len(run.Scenarios), run.Duration.Round(time.Second), run.Verdict)
+	fmt.Printf("faultline: run folder %s\n", s.dir)
+	fmt.Printf("faultline: report %s\n", filepath.Join(s.dir, "index.html"))
+	return nil
+}
+
+func (s *suite) result() *result.Run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &result.Run{ID: s.runID, Platform: s.cfg.Platform, Started: s.started, Duration: time.Since(s.started),
+		Seed: s.cfg.Seed, Scale: s.cfg.Scale, Rate: s.cfg.Rate, Customers: s.cfg.Customers,
+		Versions: map[string]string{"go": runtime.Version(), "faultline": buildVersion()},
+		Verdict:  check.Valid, Scenarios: append([]result.Scenario(nil), s.results...),
+		Ops: len(s.hist.Ops("")), Events: len(s.hist.Events("")), StartupMs: s.startup.Milliseconds()}
+	if s.plat != nil {
+		r.Versions["bank"] = filepath.Base(s.plat.Binary())
+	}
+	for _, sc := range r.Scenarios {
+		if sc.Verdict == check.Invalid || (sc.Verdict == check.Unknown && r.Verdict == check.Valid) {
+			r.Verdict = sc.Verdict
+		}
+	}
+	return r
+}

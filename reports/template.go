@@ -1,0 +1,48 @@
+package reports
+
+import "html/template"
+
+var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"chart": chart, "pct": pct, "dur": dur, "worst": worst, "maxrec": maxRecovery,
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Faultline run {{.Run.ID}}: {{.Run.Verdict}}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:16px;color:#1b1b1b}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 6px;border-top:1px solid #ccc;padding-top:14px}
+table{border-collapse:collapse;margin:8px 0;width:100%} th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} .valid{color:#116611} .invalid{color:#b00000;font-weight:bold} .unknown{color:#8a5a00}
+.badge{display:inline-block;padding:1px 6px;border-radius:3px;border:1px solid currentColor}
+.chart{width:100%;max-width:660px;height:auto;background:#fafafa;border:1px solid #e4e4e4}
+.chart .lat{fill:#7aa6d8} .chart .ok{fill:none;stroke:#222;stroke-width:1.5} .chart .dip{fill:#b00000}
+.chart .flabel{font-size:9px;fill:#800} .chart .axis{font-size:9px;fill:#555} .chart .ev{font-size:10px}
+.ev-exited{fill:#b00000} .ev-ready{fill:#116611} pre{white-space:pre-wrap;background:#f7f7f7;padding:8px;border:1px solid #e4e4e4}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:8px} small{color:#555}
+@media print{.chart{max-width:100%} h2{page-break-before:always}}
+</style></head><body>
+<h1>Faultline run <code>{{.Run.ID}}</code> — <span class="badge {{.Run.Verdict}}">{{.Run.Verdict}}</span></h1>
+<p>{{.Passed}} of {{len .Scenarios}} scenarios passed · platform <b>{{.Run.Platform}}</b> · duration {{dur .Run.Duration}} ·
+seed {{.Run.Seed}} · scale {{.Run.Scale}} · rate ×{{.Run.Rate}} · {{.Run.Customers}} customers · {{.Run.Ops}} requests ·
+bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v}} {{end}}</p>
+<table><tr><th>scenario</th><th>verdict</th><th>faults</th><th>worst journey during faults</th><th>slowest recovery</th></tr>
+{{range .Scenarios}}<tr><td><a href="#{{.Name}}">{{.Name}}</a></td><td class="{{.Verdict}}">{{.Verdict}}</td>
+<td>{{range .Faults}}{{.Name}}<br>{{end}}</td><td>{{worst .Scenario}}</td><td>{{maxrec .Scenario}}</td></tr>{{end}}
+</table>
+<p><small>Charts: line = success ratio per {{"500ms"}} window (dots mark windows under 99%); bars = p99 latency; hatched band ⚡ = fault injected until recovered; ✕ instance exited, ↑ started, ✓ ready.</small></p>
+{{range .Scenarios}}
+<h2 id="{{.Name}}">{{.Name}} — <span class="badge {{.Verdict}}">{{.Verdict}}</span></h2>
+<pre>{{.Runbook}}</pre>
+{{if .Failures}}<ul class="invalid">{{range .Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<table><tr><th>fault</th><th>injected</th><th>recovered</th><th>evidence</th></tr>
+{{range .Faults}}<tr><td>{{.Name}}</td><td>{{dur .Injected}}</td><td>{{dur .Recovered}}</td><td>{{.Evidence}}{{if .Error}} <span class="invalid">{{.Error}}</span>{{end}}</td></tr>{{end}}</table>
+<div class="grid">{{$sc := .}}{{range .Series}}<div><b>{{.Journey}}</b> <small>recovery {{index $sc.Recovery .Journey | dur}}</small><br>{{chart $sc .}}</div>{{end}}</div>
+<table><tr><th>journey</th><th>window</th><th>requests</th><th>success</th><th>p50</th><th>p95</th><th>p99</th></tr>
+{{range .Stats}}<tr><td>{{.Journey}}</td><td>{{.Window}}</td><td>{{.Count}}</td><td>{{pct .Success}}</td><td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td></tr>{{end}}</table>
+<table><tr><th>check</th><th>journey</th><th>window</th><th>verdict</th><th>summary</th></tr>
+{{range .Checks}}{{if ne .Verdict "valid"}}<tr><td>{{.Check}}</td><td>{{.Journey}}</td><td>{{.Window}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Summary}}{{range .Examples}}<br><small>{{.}}</small>{{end}}</td></tr>{{end}}{{end}}
+{{range .Checks}}{{if eq .Check "money" "leftovers"}}{{if eq .Verdict "valid"}}<tr><td>{{.Check}}</td><td></td><td></td><td class="valid">valid</td><td>{{.Summary}}</td></tr>{{end}}{{end}}{{end}}
+</table>
+<details><summary>instance logs</summary>{{range .Logs}}<a href="{{.}}">{{.}}</a> {{end}}</details>
+{{end}}
+</body></html>
+`))
