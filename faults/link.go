@@ -14,8 +14,8 @@ import (
 )
 
 // LinkToxic puts one toxiproxy toxic on every link from From to To (each a
-// service or instance name; "client" is the load's ingress), in the caller's
-// sidecar:
+// service or instance name; "client" is the load's ingress; an empty From is
+// every caller), in the caller's sidecar:
 //
 //	From instance ──► sidecar [toxic] ──► To instance
 //
@@ -93,7 +93,11 @@ func (l *LinkToxic) Name() string {
 	if l.Both {
 		arrow = "<->"
 	}
-	return fmt.Sprintf("%s %s%s%s", l.Label, l.From, arrow, l.To)
+	from := l.From
+	if from == "" {
+		from = "*"
+	}
+	return fmt.Sprintf("%s %s%s%s", l.Label, from, arrow, l.To)
 }
 
 // Services implements Targeted: the callee side is what degrades.
@@ -105,13 +109,21 @@ func (l *LinkToxic) Services() []string {
 	return out
 }
 
-func serviceOf(sel string) string { return Selector{Instance: sel}.service() }
+func serviceOf(sel string) string {
+	if _, ok := topology.Lookup(sel); ok || sel == topology.Store || sel == "client" {
+		return sel
+	}
+	return Selector{Instance: sel}.service()
+}
 
 // Validate implements Fault.
 func (l *LinkToxic) Validate() error {
+	if l.To == "" {
+		return errors.New("link fault needs a callee (To)")
+	}
 	for _, end := range []string{l.From, l.To} {
 		if end == "" {
-			return errors.New("link fault needs both ends")
+			continue
 		}
 		s := end
 		if _, ok := topology.Lookup(s); !ok && s != "client" && s != topology.Store {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/faultline/faultline/harness/journal"
 )
@@ -60,11 +61,16 @@ func (p *Pause) Inject(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// Verify implements Fault: every process is in state T (stopped).
+// Verify implements Fault: every process reaches state T (stopped); the
+// kernel delivers the signal asynchronously, so it waits up to a second.
 func (p *Pause) Verify(ctx context.Context, env *Env) (string, error) {
 	var ev []string
 	for name, pid := range p.pids {
 		st, err := procState(pid)
+		for i := 0; i < 100 && err == nil && st != "T"; i++ {
+			time.Sleep(10 * time.Millisecond)
+			st, err = procState(pid)
+		}
 		if err != nil || st != "T" {
 			return "", fmt.Errorf("%s (pid %d) is in state %q, not stopped: %v", name, pid, st, err)
 		}

@@ -81,6 +81,17 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 		loadDone <- st
 	}()
 
+	inspect := &Inspect{s: s, scenario: sc.Name}
+	befores := make([]any, len(sc.Checks))
+	sleepUntil(ctx, h, start+sc.Steady-200*time.Millisecond)
+	for i, c := range sc.Checks {
+		if c.Before != nil {
+			var err error
+			if befores[i], err = c.Before(ctx, inspect); err != nil {
+				progress("%s: check %s: baseline: %v", sc.Name, c.Name, err)
+			}
+		}
+	}
 	injs := make([]*injection, len(sc.Faults))
 	defer s.recoverAll(sc.Name, injs) // on failure and panic too
 	s.schedule(ctx, sc, start, injs)
@@ -90,6 +101,19 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	progress("%s: load done; draining queues and auditing the ledger", sc.Name)
 	money := s.money(ctx, sc.Name)
 	res := s.judge(sc, start, end, injs, loadStats, money)
+	for i, c := range sc.Checks {
+		r := c.After(ctx, inspect, befores[i])
+		r.Check = firstNonEmpty(r.Check, c.Name)
+		res.Checks = append(res.Checks, r)
+		if r.Verdict == check.Invalid {
+			res.Verdict = check.Invalid
+			msg := fmt.Sprintf("%s check failed: %s", r.Check, r.Summary)
+			if len(r.Examples) > 0 {
+				msg += "\n    first bad example: " + r.Examples[0]
+			}
+			res.Failures = append(res.Failures, msg)
+		}
+	}
 	return res
 }
 
@@ -188,5 +212,3 @@ func firstNonEmpty(a, b string) string {
 	}
 	return b
 }
-
-var _ = check.Valid

@@ -32,6 +32,8 @@ type Scenario struct {
 	HoldSLO map[string]check.SLO
 	// MaxRecovery bounds every journey's recovery time (DefaultMaxRecovery).
 	MaxRecovery time.Duration
+	// Checks are the scenario's own expectations.
+	Checks []Check
 }
 
 // Step is one fault of a schedule: injected At after the steady state and
@@ -116,6 +118,11 @@ func (s *Scenario) Validate() error {
 	for j, slo := range s.HoldSLO {
 		if err := slo.Validate(); err != nil {
 			bad("hold SLO of %s: %w", j, err)
+		}
+	}
+	for i, c := range s.Checks {
+		if c.Name == "" || c.After == nil {
+			bad("check %d: needs a name and an After function", i+1)
 		}
 	}
 	if s.MaxRecovery < 0 {

@@ -194,7 +194,10 @@ func (s *suite) ensure() error {
 		if s.data, s.startErr = p.Seed(ctx, s.cfg.Customers, s.cfg.Seed); s.startErr != nil {
 			return
 		}
-		s.gen = load.NewGen(s.data, load.Ingress{Edge: p.Ingress("edge"), CardAPI: p.Ingress("card-api")}, uint64(s.cfg.Seed), s.runID)
+		s.gen = load.NewGen(s.data, load.Ingress{
+			Edge:    func() []string { return p.ReadyIngress("edge") },
+			CardAPI: func() []string { return p.ReadyIngress("card-api") },
+		}, uint64(s.cfg.Seed), s.runID)
 		s.startup = time.Since(t0)
 		progress("bank up and seeded with %d customers in %v", len(s.data.Customers), s.startup.Round(time.Millisecond))
 	})

@@ -23,10 +23,11 @@ import (
 	"github.com/faultline/faultline/system/topology"
 )
 
-// Ingress is where clients reach the bank.
+// Ingress is where clients reach the bank: functions that return the
+// host:port addresses to use now (the ready ones, as a load balancer would).
 type Ingress struct {
-	Edge    []string // host:port
-	CardAPI []string // host:port
+	Edge    func() []string
+	CardAPI func() []string
 }
 
 // request is what a journey builds for one hit.
@@ -141,7 +142,7 @@ func (g *Gen) cardAuth() request {
 	m := g.data.Merchants[g.rnd.IntN(len(g.data.Merchants))]
 	id := g.id()
 	amount := int64(100 + g.rnd.IntN(4900))
-	r := request{method: http.MethodPost, url: "http://" + g.pick(g.ingress.CardAPI) + "/v1/authorisations", amount: amount, idemKey: id,
+	r := request{method: http.MethodPost, url: "http://" + g.pick(g.ingress.CardAPI()) + "/v1/authorisations", amount: amount, idemKey: id, key: id,
 		body: map[string]any{"message_id": id, "card_id": c.Card, "amount": amount, "currency": "GBP", "merchant": m}}
 	if len(g.recent) < 256 {
 		g.recent = append(g.recent, sent{r, time.Now()})
@@ -152,7 +153,7 @@ func (g *Gen) cardAuth() request {
 }
 
 func (g *Gen) edge(c seed.Customer, method, path string, body any) request {
-	return request{method: method, url: "http://" + g.pick(g.ingress.Edge) + path, token: c.Token, body: body}
+	return request{method: method, url: "http://" + g.pick(g.ingress.Edge()) + path, token: c.Token, body: body}
 }
 
 func (g *Gen) payment() request {

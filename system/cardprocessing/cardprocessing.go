@@ -1,8 +1,8 @@
 // Package cardprocessing decides card authorisations: it checks the card,
 // reserves the funds through the balance service (which records the ledger
-// entry) and answers with an ISO 8583 style response code. It also voids
-// authorisations whose answer was lost (the VOIDS work queue), so that a
-// declined-by-timeout authorisation never moves money.
+// entry) and answers with an ISO 8583 style response code. It also works the
+// VOIDS queue that card-api fills when it had to decline without an answer,
+// so that a declined-by-timeout authorisation never moves money.
 //
 // Nothing deferrable is on this path: enrichment, feed and notifications
 // read the ledger later.
@@ -100,16 +100,12 @@ func (s *service) serveAuthorise(w http.ResponseWriter, r *http.Request) error {
 	if err := mesh.Decode(r, &req); err != nil {
 		return err
 	}
+	// On an error there is no answer here: card-api, which answers the
+	// network, decides whether to void. Voiding here would undo an
+	// authorisation that card-api's retry on another replica approved.
 	resp, err := s.authorise(r.Context(), req)
 	if err != nil {
-		// The answer is unknown to us: make sure it cannot apply later,
-		// then decline cleanly. If even the void cannot be queued, there is
-		// no clean answer to give.
-		if qerr := QueueVoid(context.WithoutCancel(r.Context()), s.p.JS, req.MessageID, req.CardID); qerr != nil {
-			return errors.Join(err, qerr)
-		}
-		s.p.Log.Warn("authorisation failed; voided", "message_id", req.MessageID, "err", err)
-		resp = AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
+		return err
 	}
 	mesh.WriteJSON(w, http.StatusOK, resp)
 	return nil

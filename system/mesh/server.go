@@ -19,6 +19,10 @@ import (
 const (
 	DefaultRequestTimeout = 5 * time.Second  // when the caller sends no deadline
 	DefaultDrainTimeout   = 10 * time.Second // graceful shutdown
+	// PreStopDelay is how long a stopping process keeps serving while
+	// reporting not ready, so that load balancers stop sending to it before
+	// it closes its listener.
+	PreStopDelay = 400 * time.Millisecond
 	DefaultRateLimit      = 4000             // requests per second per process
 )
 
@@ -168,6 +172,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.draining.Store(true)
 	s.log.Info("draining", "service", s.name)
+	time.Sleep(PreStopDelay)
 	dctx, cancel := context.WithTimeout(context.Background(), DefaultDrainTimeout)
 	defer cancel()
 	err := srv.Shutdown(dctx)

@@ -59,7 +59,7 @@ type Platform struct {
 	mu      sync.Mutex
 	procs   map[string]*proc
 	order   []*proc
-	ingress map[string][]string
+	ingress map[string][]ingressPoint
 	store   []string // direct client URLs of the store nodes
 	cancel  context.CancelFunc
 	stopped bool
@@ -94,7 +94,7 @@ func New(opts Options) (*Platform, error) {
 		opts.Progress = func(string, ...any) {}
 	}
 	return &Platform{opts: opts, journal: opts.Journal, events: make(chan platform.Event, 4096),
-		procs: map[string]*proc{}, ingress: map[string][]string{}}, nil
+		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}}, nil
 }
 
 // Name implements platform.Platform.
@@ -256,9 +256,10 @@ func (p *Platform) startServices(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			p.ingress[entry] = append(p.ingress[entry], addr)
+			p.ingress[entry] = append(p.ingress[entry], ingressPoint{addr: addr, inst: in})
 		}
 	}
+	go p.watchIngress(ctx)
 	return nil
 }
 
@@ -352,7 +353,11 @@ func (p *Platform) Instances(service string) []platform.Instance {
 func (p *Platform) Ingress(service string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.ingress[service]...)
+	var out []string
+	for _, ip := range p.ingress[service] {
+		out = append(out, ip.addr)
+	}
+	return out
 }
 
 // Links implements platform.Links.

@@ -1,0 +1,81 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/system/feed"
+)
+
+func TestEveryTier3ServiceDown(t *testing.T) {
+	var steps []harness.Step
+	for _, s := range []string{"emoji", "profile", "merchant", "transaction-enrichment", "notifications"} {
+		steps = append(steps, harness.Step{At: 0, For: 10 * time.Second, Fault: &faults.Pause{Target: faults.All(s)}})
+	}
+	harness.Run(t, harness.Scenario{
+		Runbook: `Fault: freeze every instance of every tier 3 service (emoji, profile, merchant,
+transaction-enrichment, notifications) for 10s.
+Expect (tier contract): no tier 0-1 journey moves — card payments, payments,
+freezes, balance and support hold their steady-state SLO; tier 3 journeys fail
+fast and recover; enrichment catches up afterwards.`,
+		Faults: steps,
+	})
+}
+
+func TestDeferredWorkCatchesUp(t *testing.T) {
+	var steps []harness.Step
+	for _, s := range []string{"transaction-enrichment", "feed-generator", "notifications"} {
+		steps = append(steps, harness.Step{At: 0, For: 10 * time.Second, Fault: &faults.Pause{Target: faults.All(s)}})
+	}
+	harness.Run(t, harness.Scenario{
+		Runbook: `Fault: freeze the deferred workers (transaction-enrichment, feed-generator,
+notifications) for 10s while card payments and transfers go on.
+Expect: card payments and payments do not notice (nothing deferred is on their
+path); when the workers come back the queues drain and every customer's feed
+shows their newest approved card payment.`,
+		Faults: steps,
+		Hold:   []string{"card-auth", "payments"},
+		Checks: []harness.Check{{Name: "feed-caught-up", After: feedCaughtUp}},
+	})
+}
+
+// feedCaughtUp checks that every card payment approved during the scenario
+// reaches its customer's feed once the deferred workers are back.
+func feedCaughtUp(ctx context.Context, in *harness.Inspect, _ any) check.Result {
+	want := map[string]bool{} // ledger keys of approved authorisations
+	for _, o := range in.Ops() {
+		if o.Journey == "card-auth" && o.Outcome == history.OK && o.Result == "00" && o.Key != "" {
+			want["auth:"+o.Key] = true
+		}
+	}
+	seen := 0
+	err := in.Eventually(ctx, 30*time.Second, func() error {
+		seen = 0
+		for _, c := range in.Data().Customers {
+			var f feed.Feed
+			if err := in.Get(ctx, "feed", "/v1/customers/"+c.ID+"/feed", c.ID, &f); err != nil {
+				return err
+			}
+			for _, it := range f.Items {
+				if want[it.Key] {
+					seen++
+				}
+			}
+		}
+		if seen < len(want) {
+			return fmt.Errorf("%d of %d approved authorisations in the feeds", seen, len(want))
+		}
+		return nil
+	})
+	r := check.Result{Verdict: check.Valid, Summary: fmt.Sprintf("all %d approved authorisations of this scenario reached the feeds", len(want))}
+	if err != nil {
+		r.Verdict, r.Summary = check.Invalid, "deferred work did not catch up within 30s: "+err.Error()
+	}
+	return r
+}
