@@ -1,12 +1,18 @@
 // Package cardapi is the card network's entry point. It validates
-// authorisation requests, passes them to card-processing within the network's
-// deadline, and always answers: when card-processing cannot, it queues a void
-// of the message and declines with "issuer unavailable".
+// authorisation requests, passes them to card-processing within the
+// network's deadline and always answers. Every answer is recorded before it
+// is given, first answer wins, so a retried message gets the same answer.
+// When card-processing cannot answer in time, card-api queues a void of the
+// message and declines with "issuer unavailable"; its void worker then makes
+// sure that authorisation never moves money (unless an approval was
+// recorded for it meanwhile).
 package cardapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"time"
@@ -26,9 +32,9 @@ const Deadline = 900 * time.Millisecond
 var validMessageID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type service struct {
-	p      *process.Process
-	cp     *mesh.Client
-	voided jetstream.KeyValue // message id -> answered "91"; the first answer sticks
+	p       *process.Process
+	cp      *mesh.Client
+	answers jetstream.KeyValue // message id -> AuthResponse given
 }
 
 // Setup wires card-api into p.
@@ -40,12 +46,13 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if _, err := store.EnsureStream(ctx, p.JS, store.VoidsStream); err != nil {
 		return err
 	}
-	voided, err := p.KV(ctx, store.BucketVoided)
+	answers, err := p.KV(ctx, store.BucketAnswers)
 	if err != nil {
 		return err
 	}
-	s := &service{p: p, cp: cp, voided: voided}
+	s := &service{p: p, cp: cp, answers: answers}
 	p.Handle("POST /v1/authorisations", s.serveAuthorisation)
+	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
 	return nil
 }
 
@@ -80,31 +87,72 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	unavailable := cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
-	// A message once declined as "issuer unavailable" is voided: a retry of
-	// it gets the same answer, never a late approval.
-	if _, err := s.voided.Get(r.Context(), req.MessageID); err == nil {
-		mesh.WriteJSON(w, http.StatusOK, unavailable)
+	if prev, ok := s.answered(r.Context(), req.MessageID); ok {
+		mesh.WriteJSON(w, http.StatusOK, prev)
 		return nil
 	}
 	var resp cardprocessing.AuthResponse
 	err = s.cp.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/authorise", Body: req,
 		IdempotencyKey: cardprocessing.AuthKey(req.MessageID), Timeout: Deadline}, &resp)
-	if err == nil && resp.Code != balance.CodeIssuerUnavailable {
-		mesh.WriteJSON(w, http.StatusOK, resp)
+	ctx := context.WithoutCancel(r.Context())
+	if err != nil || resp.Code == balance.CodeIssuerUnavailable {
+		// No usable answer: make sure the authorisation cannot apply, then
+		// decline. If the void cannot even be queued there is no clean
+		// answer: the outcome stays unknown to the network.
+		if qerr := s.queueVoid(ctx, req); qerr != nil {
+			return errors.Join(err, qerr)
+		}
+		resp = cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
+	}
+	final, err := s.record(ctx, resp)
+	if err != nil {
+		return err
+	}
+	mesh.WriteJSON(w, http.StatusOK, final)
+	return nil
+}
+
+// answered returns the answer already given to messageID.
+func (s *service) answered(ctx context.Context, messageID string) (cardprocessing.AuthResponse, bool) {
+	var prev cardprocessing.AuthResponse
+	_, err := store.GetJSON(ctx, s.answers, messageID, &prev)
+	return prev, err == nil
+}
+
+// record stores resp as the answer to its message unless one is already
+// stored, and returns the answer that stands.
+func (s *service) record(ctx context.Context, resp cardprocessing.AuthResponse) (cardprocessing.AuthResponse, error) {
+	b, _ := json.Marshal(resp)
+	_, err := s.answers.Create(ctx, resp.MessageID, b)
+	if err == nil {
+		return resp, nil
+	}
+	if store.IsConflict(err) {
+		if prev, ok := s.answered(ctx, resp.MessageID); ok {
+			return prev, nil
+		}
+	}
+	return resp, fmt.Errorf("record answer to %s: %w", resp.MessageID, err)
+}
+
+func (s *service) queueVoid(ctx context.Context, req cardprocessing.AuthRequest) error {
+	b, _ := json.Marshal(cardprocessing.Void{MessageID: req.MessageID, CardID: req.CardID})
+	if _, err := s.p.JS.Publish(ctx, "voids."+req.CardID, b, jetstream.WithMsgID("void:"+req.MessageID)); err != nil {
+		return fmt.Errorf("queue void of %s: %w", req.MessageID, err)
+	}
+	return nil
+}
+
+// processVoid voids one authorisation through card-processing, unless the
+// answer recorded for it is an approval (a concurrent attempt won).
+func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
+	var v cardprocessing.Void
+	if err := json.Unmarshal(m.Data(), &v); err != nil {
 		return nil
 	}
-	// No answer, or "issuer unavailable": record the decline, make sure the
-	// authorisation can never apply, then answer. If either cannot be done
-	// the outcome is unknown and the network gets no clean answer.
-	ctx := context.WithoutCancel(r.Context())
-	if _, verr := s.voided.Put(ctx, req.MessageID, []byte(balance.CodeIssuerUnavailable)); verr != nil {
-		return errors.Join(err, verr)
+	if prev, ok := s.answered(ctx, v.MessageID); ok && prev.Approved {
+		s.p.Log.Warn("void skipped: the message was approved", "message_id", v.MessageID)
+		return nil
 	}
-	if qerr := cardprocessing.QueueVoid(ctx, s.p.JS, req.MessageID, req.CardID); qerr != nil {
-		return errors.Join(err, qerr)
-	}
-	resp = unavailable
-	mesh.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return s.cp.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: "void:" + v.MessageID, Body: v}, nil)
 }

@@ -10,19 +10,14 @@ package cardprocessing
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/system/balance"
 	"github.com/faultline/faultline/system/cards"
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/process"
-	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/transactions"
 )
 
@@ -49,26 +44,14 @@ type AuthResponse struct {
 	Reason    string `json:"reason"`
 }
 
-// Void asks for authorisation Key on CardID to have no effect.
+// Void asks for the authorisation of MessageID on CardID to have no effect.
 type Void struct {
-	Key    string `json:"key"`
-	CardID string `json:"card_id"`
-	Ref    string `json:"ref"`
+	MessageID string `json:"message_id"`
+	CardID    string `json:"card_id"`
 }
 
 // AuthKey is the ledger key of an authorisation's message id.
 func AuthKey(messageID string) string { return "auth:" + messageID }
-
-// QueueVoid queues a void of the authorisation of messageID on cardID. It is
-// idempotent: the same void queued twice is stored once.
-func QueueVoid(ctx context.Context, js jetstream.JetStream, messageID, cardID string) error {
-	b, _ := json.Marshal(Void{Key: AuthKey(messageID), CardID: cardID, Ref: messageID})
-	_, err := js.Publish(ctx, "voids."+cardID, b, jetstream.WithMsgID("void:"+messageID))
-	if err != nil {
-		return fmt.Errorf("queue void of %s: %w", messageID, err)
-	}
-	return nil
-}
 
 type service struct {
 	p       *process.Process
@@ -86,12 +69,9 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if err != nil {
 		return err
 	}
-	if _, err := store.EnsureStream(ctx, p.JS, store.VoidsStream); err != nil {
-		return err
-	}
 	s := &service{p: p, cards: cc, balance: bc}
 	p.Handle("POST /v1/authorise", s.serveAuthorise)
-	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
+	p.Handle("POST /v1/void", s.serveVoid)
 	return nil
 }
 
@@ -147,20 +127,26 @@ func (s *service) authorise(ctx context.Context, req AuthRequest) (AuthResponse,
 	return resp, nil
 }
 
-func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
+func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
 	var v Void
-	if err := json.Unmarshal(m.Data(), &v); err != nil {
-		return nil // malformed: nothing to void
+	if err := mesh.Decode(r, &v); err != nil {
+		return err
 	}
 	var card cards.Card
-	err := s.cards.Do(ctx, mesh.Call{Method: http.MethodGet, Path: "/v1/cards/" + v.CardID}, &card)
+	err := s.cards.Do(r.Context(), mesh.Call{Method: http.MethodGet, Path: "/v1/cards/" + v.CardID}, &card)
 	var me *mesh.Error
 	if errors.As(err, &me) && me.Status < 500 {
-		return nil // no such card: the authorisation never applied
+		mesh.WriteJSON(w, http.StatusOK, balance.VoidResponse{}) // no such card: nothing applied
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return s.balance.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: v.Key + ":void",
-		Body: balance.VoidRequest{Key: v.Key, Account: card.Account, Ref: v.Ref}}, nil)
+	var out balance.VoidResponse
+	if err := s.balance.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: AuthKey(v.MessageID) + ":void",
+		Body: balance.VoidRequest{Key: AuthKey(v.MessageID), Account: card.Account, Ref: v.MessageID}}, &out); err != nil {
+		return err
+	}
+	mesh.WriteJSON(w, http.StatusOK, out)
+	return nil
 }

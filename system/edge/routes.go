@@ -45,11 +45,13 @@ func (s *service) balance(w http.ResponseWriter, r *http.Request, sess Session) 
 	return s.forward(w, r, "balance", 200, mesh.Call{Method: "GET", Path: "/v1/accounts/" + acct + "/balance", Customer: sess.Customer}, &balance.Balance{})
 }
 
-// DecodePayment reads a payment request as the app sends it.
+// DecodePayment reads and validates a payment request as the app sends it.
 func DecodePayment(r *http.Request) (payments.Request, error) {
 	var req payments.Request
-	err := mesh.Decode(r, &req)
-	return req, err
+	if err := mesh.Decode(r, &req); err != nil {
+		return req, err
+	}
+	return req, payments.Validate(req)
 }
 
 func (s *service) payment(w http.ResponseWriter, r *http.Request, sess Session) error {

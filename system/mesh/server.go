@@ -22,8 +22,8 @@ const (
 	// PreStopDelay is how long a stopping process keeps serving while
 	// reporting not ready, so that load balancers stop sending to it before
 	// it closes its listener.
-	PreStopDelay = 400 * time.Millisecond
-	DefaultRateLimit      = 4000             // requests per second per process
+	PreStopDelay     = 400 * time.Millisecond
+	DefaultRateLimit = 4000 // requests per second per process
 )
 
 // ReadyCheck reports whether a process can take traffic.

@@ -85,7 +85,7 @@ func (s *service) servePayment(w http.ResponseWriter, r *http.Request) error {
 	if err := mesh.Decode(r, &req); err != nil {
 		return err
 	}
-	if err := validate(req); err != nil {
+	if err := Validate(req); err != nil {
 		return err
 	}
 	from, err := s.account(r.Context(), req.From)
@@ -120,7 +120,8 @@ func (s *service) servePayment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func validate(req Request) error {
+// Validate checks a payment request's fields.
+func Validate(req Request) error {
 	switch {
 	case !balance.ValidID.MatchString(req.From) || !balance.ValidID.MatchString(req.To):
 		return mesh.Errorf(400, "bad_account", "from and to must be valid account ids")

@@ -16,7 +16,7 @@ const (
 	SupportStr   = "SUPPORT" // support: chat messages, subjects support.<customer>
 
 	BucketAccounts   = "accounts"
-	BucketVoided     = "card-api-voided" // card-api: messages answered "issuer unavailable"
+	BucketAnswers    = "card-api-answers" // card-api: the answer given to each network message
 	BucketCards      = "cards"
 	BucketBalance    = "balance"      // balance: projection of the ledger per account
 	BucketBalanceIdm = "balance-idem" // balance: outcome per idempotency key

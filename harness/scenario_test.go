@@ -1,0 +1,57 @@
+package harness
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/harness/check"
+)
+
+func TestBadScenariosAreRejectedBeforeAnythingRuns(t *testing.T) {
+	kill := &faults.Kill{Target: faults.One("card-processing")}
+	cases := map[string]struct {
+		sc   Scenario
+		want string
+	}{
+		"unknown service":                      {Scenario{Faults: []Step{{For: time.Second, Fault: &faults.Kill{Target: faults.One("no-such-service")}}}}, `unknown service "no-such-service"`},
+		"unknown link end":                     {Scenario{Faults: []Step{{For: time.Second, Fault: faults.Latency("edge", "nowhere", time.Millisecond, 0)}}}, `unknown service or instance "nowhere"`},
+		"negative rate":                        {Scenario{Faults: []Step{{For: time.Second, Fault: kill}}, Load: map[string]float64{"card-auth": -5}}, "rate -5 must be in"},
+		"unknown journey":                      {Scenario{Faults: []Step{{For: time.Second, Fault: kill}}, Load: map[string]float64{"teleport": 5}}, `unknown journey "teleport"`},
+		"no recovery time":                     {Scenario{Faults: []Step{{Fault: kill}}}, "no recovery time"},
+		"negative start":                       {Scenario{Faults: []Step{{At: -time.Second, For: time.Second, Fault: kill}}}, "negative start"},
+		"no faults":                            {Scenario{}, "no faults"},
+		"bad hold SLO":                         {Scenario{Faults: []Step{{For: time.Second, Fault: kill}}, HoldSLO: map[string]check.SLO{"card-auth": {MinSuccess: 2, P99: time.Second}}}, "min success 2"},
+		"recovery window longer than a minute": {Scenario{Faults: []Step{{For: time.Second, Fault: kill}}, MaxRecovery: time.Hour}, "longer than a minute"},
+		"flap too fast":                        {Scenario{Faults: []Step{{For: time.Second, Fault: &faults.Flap{Target: faults.One("balance"), Every: time.Millisecond}}}}, "at least 100ms"},
+		"bad http status":                      {Scenario{Faults: []Step{{For: time.Second, Fault: &faults.HTTPFault{Target: faults.All("cards"), Route: "/", ErrorRate: 0.5, Status: 200}}}}, "status 200 is not an error"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			c.sc.defaults(1)
+			err := c.sc.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+func TestGoodScenarioIsAccepted(t *testing.T) {
+	sc := Scenario{Faults: []Step{{At: time.Second, For: 5 * time.Second, Fault: faults.Partition("card-processing", "balance", true)}}, Hold: []string{"card-auth"}}
+	sc.defaults(0.5)
+	require.NoError(t, sc.Validate())
+	assert.Equal(t, DefaultSteady/2+3*time.Second+DefaultAfter/2, sc.Duration())
+}
+
+func TestFaultTier(t *testing.T) {
+	sc := Scenario{Faults: []Step{{For: time.Second, Fault: &faults.Pause{Target: faults.All("emoji")}}}}
+	tier, known := sc.faultTier()
+	assert.True(t, known)
+	assert.Equal(t, 3, tier)
+	sc.Faults = append(sc.Faults, Step{For: time.Second, Fault: faults.KillStoreNode(1)})
+	tier, _ = sc.faultTier()
+	assert.Equal(t, 0, tier)
+}

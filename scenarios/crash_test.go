@@ -1,0 +1,99 @@
+package scenarios
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/journal"
+)
+
+// TestCrashChild is the run that TestKilledRunLeavesNothing kills: it pauses
+// a card-processing replica for a minute. It only runs when asked to.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv("FAULTLINE_CRASH_CHILD") == "" {
+		t.Skip("only runs as the child of TestKilledRunLeavesNothing")
+	}
+	harness.Run(t, harness.Scenario{
+		Runbook: "Pause a card-processing replica for a minute (to be killed midway).",
+		Steady:  time.Second,
+		Faults:  []harness.Step{{At: 0, For: time.Minute, Fault: &faults.Pause{Target: faults.One("card-processing")}}},
+	})
+}
+
+// TestKilledRunLeavesNothing runs `go test` on TestCrashChild, SIGKILLs the
+// go command while the fault is injected, then does what the next run does
+// first (reap) and checks that nothing the dead run started is running and
+// nothing is left in its journal.
+func TestKilledRunLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a second bank")
+	}
+	state := t.TempDir()
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestCrashChild$", "-v", ".")
+	cmd.Env = append(os.Environ(), "FAULTLINE_CRASH_CHILD=1", "FAULTLINE_STATE="+state, "FAULTLINE_RUNS="+t.TempDir(), "FAULTLINE_CUSTOMERS=20")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	cmd.Stdout = cmd.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	injected := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "injected pause") {
+				close(injected)
+				break
+			}
+		}
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case <-injected:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the child run never injected its fault")
+	}
+	entries, err := journal.Read(state)
+	require.NoError(t, err)
+	var pids []int
+	paused := 0
+	for _, e := range entries {
+		pids = append(pids, e.PIDs...)
+		if e.Kind == "pause" {
+			paused++
+		}
+	}
+	require.Equal(t, 1, paused, "the pause is journaled before it happens")
+	require.GreaterOrEqual(t, len(pids), 10, "the child's processes are journaled")
+
+	require.NoError(t, cmd.Process.Kill()) // SIGKILL `go test`
+	_ = cmd.Wait()
+
+	// The next run reaps first; then nothing of the dead run may be left.
+	require.Eventually(t, func() bool {
+		_, err := journal.Reap(state)
+		if err != nil {
+			return false
+		}
+		for _, pid := range pids {
+			if journal.Alive(pid, "") {
+				return false
+			}
+		}
+		left, _ := journal.Read(state)
+		return len(left) == 0
+	}, 30*time.Second, 200*time.Millisecond, "processes or journal entries of the killed run are left")
+	for _, pid := range pids {
+		assert.False(t, journal.Alive(pid, ""), "pid %d still running", pid)
+	}
+}
