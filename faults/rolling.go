@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/harness/platform"
 )
 
 // RollingRestart restarts every instance of each of Services one at a time
@@ -19,6 +21,7 @@ type RollingRestart struct {
 	Of []string
 
 	done chan error
+	mu   sync.Mutex
 	log  []string
 }
 
@@ -60,12 +63,17 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 		var errs []error
 		for _, s := range r.Of {
 			for _, in := range env.Platform.Instances(s) {
+				old, _ := procs.PID(in.Name)
 				if err := procs.Signal(in.Name, syscall.SIGTERM); err != nil {
 					errs = append(errs, err)
 					continue
 				}
+				r.mu.Lock()
 				r.log = append(r.log, in.Name)
-				time.Sleep(50 * time.Millisecond) // let it leave before waiting on readiness
+				r.mu.Unlock()
+				// The old process reports ready until it exits: wait for
+				// it to go, then for its replacement to be ready.
+				errs = append(errs, waitGone(ctx, procs, in.Name, old, 30*time.Second))
 				errs = append(errs, waitReady(ctx, env, []string{in.Name}, 60*time.Second))
 			}
 		}
@@ -77,13 +85,22 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 // Verify implements Fault: at least one instance has been restarted.
 func (r *RollingRestart) Verify(ctx context.Context, env *Env) (string, error) {
 	deadline := time.Now().Add(10 * time.Second)
-	for len(r.log) == 0 {
+	for {
+		r.mu.Lock()
+		n := len(r.log)
+		first := ""
+		if n > 0 {
+			first = r.log[0]
+		}
+		r.mu.Unlock()
+		if n > 0 {
+			return "restarting " + first, nil
+		}
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("no instance restarted yet")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "restarting " + r.log[0], nil
 }
 
 // Recover implements Fault.
@@ -98,4 +115,22 @@ func (r *RollingRestart) Recover(ctx context.Context, env *Env) error {
 		}
 	}
 	return errors.Join(err, env.Journal.Remove(env.ID))
+}
+
+// waitGone waits until instance no longer runs process old.
+func waitGone(ctx context.Context, procs platform.Processes, instance string, old int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		if pid, ok := procs.PID(instance); !ok || pid != old {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s (pid %d) did not stop within %v", instance, old, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -72,6 +72,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	sort.Slice(plans, func(i, j int) bool { return plans[i].Journey < plans[j].Journey })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	s.gen.Forget()
 	loadDone := make(chan []load.Stats, 1)
 	go func() {
 		st, err := load.Attack(ctx, h, sc.Name, s.gen, plans)

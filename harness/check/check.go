@@ -82,7 +82,7 @@ func Compute(ops []history.Op, journey string, w Window) Stats {
 	s := Stats{Journey: journey, Window: w.Name, From: w.From, To: w.To}
 	lats := make([]time.Duration, 0, 64)
 	for _, o := range ops {
-		if o.Journey != journey || o.Start < w.From || o.Start >= w.To {
+		if o.Journey != journey || o.Start < w.From || o.Start >= w.To || o.Retry {
 			continue
 		}
 		s.Count++

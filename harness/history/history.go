@@ -43,6 +43,10 @@ type Op struct {
 	Key      string        `json:"k,omitempty"` // the idempotency key (card message id, payment ref)
 	Result   string        `json:"r,omitempty"` // business result: response code or status
 	Amount   int64         `json:"a,omitempty"`
+	// Retry marks a network retry of an earlier unanswered message. SLO
+	// windows skip retries (they belong to the outage of the message they
+	// retry); money checks include them.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // End is when the op completed.

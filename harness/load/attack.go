@@ -93,8 +93,7 @@ func Attack(ctx context.Context, h *history.History, scenario string, g *Gen, pl
 }
 
 type pending struct {
-	key    string
-	amount int64
+	req request
 }
 
 func attackOne(ctx context.Context, h *history.History, scenario string, g *Gen, p Plan) Stats {
@@ -118,12 +117,16 @@ func attackOne(ctx context.Context, h *history.History, scenario string, g *Gen,
 		if r.key != "" {
 			t.Header.Set("Idempotency-Key", r.key)
 		}
-		inflight.Store(id, pending{key: r.idemKey, amount: r.amount})
+		inflight.Store(id, pending{req: r})
 		return nil
 	}
+	rt := &seqTransport{next: &http.Transport{MaxIdleConnsPerHost: DefaultConnections, MaxConnsPerHost: DefaultMaxWorkers,
+		IdleConnTimeout: 30 * time.Second, DisableCompression: true}}
+	defer rt.next.CloseIdleConnections()
 	atk := vegeta.NewAttacker(vegeta.Workers(DefaultWorkers), vegeta.MaxWorkers(DefaultMaxWorkers),
-		vegeta.Connections(DefaultConnections), vegeta.Timeout(DefaultTimeout), vegeta.KeepAlive(true),
-		vegeta.MaxBody(DefaultMaxBody), vegeta.HTTP2(false), vegeta.Redirects(0))
+		vegeta.Client(&http.Client{Transport: rt, Timeout: DefaultTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}),
+		vegeta.MaxBody(DefaultMaxBody))
 	pacer := p.pacer()
 	began := time.Now()
 	results := atk.Attack(targeter, pacer, p.Duration, p.Journey)
@@ -136,9 +139,11 @@ func attackOne(ctx context.Context, h *history.History, scenario string, g *Gen,
 		o, result := j.classify(res)
 		op := history.Op{Scenario: scenario, Journey: p.Journey, Start: h.Since(res.Timestamp), Latency: res.Latency,
 			Lag: max(0, lag), Outcome: o, Status: int(res.Code), Error: res.Error, Result: result}
-		if id := res.Headers.Get("X-Request-Id"); id != "" {
-			if v, ok := inflight.LoadAndDelete(id); ok {
-				op.Key, op.Amount = v.(pending).key, v.(pending).amount
+		if v, ok := inflight.LoadAndDelete(rt.requestID(res.Seq)); ok {
+			req := v.(pending).req
+			op.Key, op.Amount, op.Retry = req.idemKey, req.amount, req.retry
+			if o == history.Unknown && p.Journey == "card-auth" {
+				g.unanswered(req)
 			}
 		}
 		if op.Key == "" && p.Journey == "card-auth" {
@@ -198,4 +203,25 @@ func stats(p Plan, pacer vegeta.Pacer, sent int, lags []time.Duration, cut bool)
 // String summarises s for progress lines.
 func (s Stats) String() string {
 	return s.Journey + ": sent " + strconv.Itoa(s.Sent) + fmt.Sprintf(" of %.0f (%.1f%%), send lag p99 %v", s.Asked, 100*s.SentRatio, s.LagP99.Round(time.Microsecond))
+}
+
+// seqTransport remembers which request ID vegeta sent under each sequence
+// number, so that a result with no answer (a timeout, a reset) can still be
+// tied to the request, its idempotency key and amount.
+type seqTransport struct {
+	next *http.Transport
+	ids  sync.Map // vegeta seq (string) -> X-Request-Id
+}
+
+func (t *seqTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.ids.Store(r.Header.Get("X-Vegeta-Seq"), r.Header.Get("X-Request-Id"))
+	return t.next.RoundTrip(r)
+}
+
+func (t *seqTransport) requestID(seq uint64) string {
+	v, ok := t.ids.LoadAndDelete(strconv.FormatUint(seq, 10))
+	if !ok {
+		return ""
+	}
+	return v.(string)
 }

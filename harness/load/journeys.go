@@ -36,6 +36,7 @@ type request struct {
 	body                    any
 	amount                  int64
 	idemKey                 string // the key the history records (message id, payment ref)
+	retry                   bool   // a network retry of an unanswered message
 }
 
 // Journey is one customer feature's traffic: how to build a request and how
@@ -79,10 +80,10 @@ func init() {
 	}
 }
 
-// RetryRatio is the share of card authorisations that the simulated card
-// network sends again with the same message id, as networks do after a
-// timeout.
-const RetryRatio = 0.03
+// RetryRatio is the share of card authorisations that are network retries
+// (same message id) of earlier messages that got no answer, when there are
+// such messages.
+const RetryRatio = 0.05
 
 // Gen makes realistic requests from the seeded customers. Safe for
 // concurrent use.
@@ -93,7 +94,7 @@ type Gen struct {
 	ingress Ingress
 	holders []seed.Customer // card holders and payers
 	freezer []seed.Customer // customers whose cards the freeze journey toggles
-	recent  []sent          // recent card authorisations, for retries
+	retry   []sent          // card authorisations that got no answer, to send again
 	n       uint64
 	prefix  string
 	frozen  map[string]bool
@@ -128,15 +129,34 @@ type sent struct {
 	at time.Time
 }
 
-// retryAfter is how old a message must be before the network sends it
-// again: a network retries after its own timeout, not while waiting.
-const retryAfter = DefaultTimeout + time.Second
+// retryAfter is how long the network waits after an unanswered message
+// before it sends it again.
+const retryAfter = time.Second
+
+// unanswered notes a card authorisation that got no answer; the network will
+// send it again.
+func (g *Gen) unanswered(r request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.retry) < 1024 {
+		g.retry = append(g.retry, sent{r, time.Now()})
+	}
+}
+
+// Forget drops pending retries (between scenarios).
+func (g *Gen) Forget() {
+	g.mu.Lock()
+	g.retry = nil
+	g.mu.Unlock()
+}
 
 func (g *Gen) cardAuth() request {
-	if len(g.recent) > 0 && g.rnd.Float64() < RetryRatio {
-		if old := g.recent[g.rnd.IntN(len(g.recent))]; time.Since(old.at) > retryAfter {
-			return old.request
-		}
+	if len(g.retry) > 0 && time.Since(g.retry[0].at) > retryAfter && g.rnd.Float64() < RetryRatio {
+		r := g.retry[0].request
+		g.retry = g.retry[1:]
+		r.retry = true
+		r.url = "http://" + g.pick(g.ingress.CardAPI()) + "/v1/authorisations"
+		return r
 	}
 	c := g.holder()
 	m := g.data.Merchants[g.rnd.IntN(len(g.data.Merchants))]
@@ -144,11 +164,6 @@ func (g *Gen) cardAuth() request {
 	amount := int64(100 + g.rnd.IntN(4900))
 	r := request{method: http.MethodPost, url: "http://" + g.pick(g.ingress.CardAPI()) + "/v1/authorisations", amount: amount, idemKey: id, key: id,
 		body: map[string]any{"message_id": id, "card_id": c.Card, "amount": amount, "currency": "GBP", "merchant": m}}
-	if len(g.recent) < 256 {
-		g.recent = append(g.recent, sent{r, time.Now()})
-	} else if g.rnd.IntN(8) == 0 { // keep some old enough to be retried
-		g.recent[g.rnd.IntN(256)] = sent{r, time.Now()}
-	}
 	return r
 }
 

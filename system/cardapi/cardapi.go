@@ -106,7 +106,12 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	}
 	final, err := s.record(ctx, resp)
 	if err != nil {
-		return err
+		// The store cannot take the record (a leader election, say). The
+		// answer still stands on its own: an approval is in the ledger under
+		// the message's key and a decline's void is queued, so a retry gets
+		// the same answer from balance. Answering beats leaving the network
+		// without one.
+		s.p.Log.Warn("answer not recorded", "message_id", resp.MessageID, "err", err)
 	}
 	mesh.WriteJSON(w, http.StatusOK, final)
 	return nil

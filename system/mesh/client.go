@@ -129,6 +129,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) error {
 	}
 	c.budget.OnRequest()
 	var err error
+	tried := map[string]bool{}
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
 			if !c.budget.TryRetry() {
@@ -140,7 +141,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) error {
 				break
 			}
 		}
-		err = c.attempt(ctx, call, body, out, attempts-i)
+		err = c.attempt(ctx, call, body, out, attempts-i, tried)
 		var ae *Error
 		if err == nil || errors.As(err, &ae) || ctx.Err() != nil {
 			break
@@ -166,17 +167,22 @@ func outcome(err error) string {
 	}
 }
 
-// attempt sends one try. The try gets an equal share of the remaining budget
-// so that a hung endpoint leaves time to retry another.
-func (c *Client) attempt(ctx context.Context, call Call, body []byte, out any, left int) error {
-	ep, cb, err := c.pick(ctx)
+// PerTryShare is the share of the remaining time a try gets when more tries
+// may follow: enough for a slow answer, leaving time to retry elsewhere when
+// an endpoint hangs.
+const PerTryShare = 0.6
+
+// attempt sends one try to an endpoint not tried yet by this call.
+func (c *Client) attempt(ctx context.Context, call Call, body []byte, out any, left int, tried map[string]bool) error {
+	ep, cb, err := c.pick(ctx, tried)
 	if err != nil {
 		return &CallError{Dep: c.dep, Err: err}
 	}
+	tried[ep] = true
 	tctx := ctx
 	if dl, ok := ctx.Deadline(); ok && left > 1 {
 		var cancel context.CancelFunc
-		tctx, cancel = context.WithTimeout(ctx, time.Until(dl)/time.Duration(left))
+		tctx, cancel = context.WithTimeout(ctx, time.Duration(float64(time.Until(dl))*PerTryShare))
 		defer cancel()
 	}
 	resp, err := cb.Execute(func() (*http.Response, error) {
@@ -253,9 +259,10 @@ func (c *Client) send(ctx context.Context, ep string, call Call, body []byte) (*
 }
 
 // pick chooses the next endpoint round robin among those whose breaker is
-// not open. When every endpoint is ejected it uses them all (panic mode), so
-// that a dependency that recovers is found again.
-func (c *Client) pick(ctx context.Context) (string, *gobreaker.CircuitBreaker[*http.Response], error) {
+// not open and that this call has not tried yet. When every endpoint is
+// ejected it uses them all (panic mode), so that a dependency that recovers
+// is found again; when every one was tried, any may be tried again.
+func (c *Client) pick(ctx context.Context, tried map[string]bool) (string, *gobreaker.CircuitBreaker[*http.Response], error) {
 	eps, err := c.resolver.Resolve(ctx)
 	if err != nil {
 		return "", nil, err
@@ -263,13 +270,19 @@ func (c *Client) pick(ctx context.Context) (string, *gobreaker.CircuitBreaker[*h
 	n := c.next.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	healthy := make([]string, 0, len(eps))
+	var healthy, fresh []string
 	for _, ep := range eps {
 		if c.breaker(ep).State() != gobreaker.StateOpen {
 			healthy = append(healthy, ep)
+			if !tried[ep] {
+				fresh = append(fresh, ep)
+			}
 		}
 	}
-	if len(healthy) == 0 {
+	switch {
+	case len(fresh) > 0:
+		healthy = fresh
+	case len(healthy) == 0:
 		healthy = eps
 	}
 	ep := healthy[int(n%uint64(len(healthy)))]

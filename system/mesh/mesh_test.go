@@ -185,3 +185,14 @@ func TestDecodeRejectsBadJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryGoesToAnotherEndpoint(t *testing.T) {
+	var bad, good atomic.Int32
+	badEP := endpoint(t, func(w http.ResponseWriter, r *http.Request) { bad.Add(1); w.WriteHeader(503) })
+	goodEP := endpoint(t, func(w http.ResponseWriter, r *http.Request) { good.Add(1); mesh.WriteJSON(w, 200, struct{}{}) })
+	c := mesh.NewClient("dep", mesh.StaticResolver{badEP, goodEP}, mesh.NewMetrics("test"), mesh.WithRetryBudget(mesh.NewRetryBudget(1, 1000)))
+	for range 4 {
+		require.NoError(t, c.Do(context.Background(), mesh.Call{Method: "GET", Path: "/x"}, nil), "one retry always reaches the healthy endpoint")
+	}
+	assert.LessOrEqual(t, bad.Load(), int32(4))
+}

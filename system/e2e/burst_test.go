@@ -1,0 +1,102 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/system/cardprocessing"
+)
+
+// TestBurstSurvivesKills: during a burst of card authorisations, SIGKILL one
+// store node and one replica of each critical service. No acknowledged
+// (approved) authorisation is lost or applied twice, declined ones move no
+// money, and the audit is clean.
+func TestBurstSurvivesKills(t *testing.T) {
+	p, d := bank(t)
+	c := newClient(t)
+	urls := p.Ingress("card-api")
+	type answer struct {
+		id     string
+		amount int64
+		code   string // "" when no answer
+	}
+	var mu sync.Mutex
+	var answers []answer
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				cust := d.Customers[10+(w*7+i)%30]
+				id := fmt.Sprintf("burst-%d-%d", w, i)
+				req := cardprocessing.AuthRequest{MessageID: id, CardID: cust.Card, Amount: int64(100 + i%400), Currency: "GBP", Merchant: d.Merchants[i%len(d.Merchants)]}
+				var resp cardprocessing.AuthResponse
+				status, err := c.do(context.Background(), "POST", "http://"+urls[i%len(urls)]+"/v1/authorisations", "", "", req, &resp)
+				a := answer{id: id, amount: req.Amount}
+				if err == nil && status == 200 {
+					a.code = resp.Code
+				}
+				mu.Lock()
+				answers = append(answers, a)
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	require.NoError(t, p.Signal("store-1", syscall.SIGKILL))
+	time.Sleep(2 * time.Second)
+	for _, s := range []string{"card-api", "card-processing", "cards", "balance", "transactions"} {
+		require.NoError(t, p.Signal(s+"-0", syscall.SIGKILL))
+	}
+	wg.Wait()
+	// Let the killed instances come back, then audit.
+	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer wcancel()
+	for _, in := range p.Instances("") {
+		require.NoError(t, p.WaitReady(wctx, in.Name))
+	}
+	a := audit(t, p)
+	// Voids of declined authorisations are processed off the request path.
+	require.Eventually(t, func() bool {
+		for _, ans := range answers {
+			if ans.code == "91" && a.Refs[ans.id].Net != 0 {
+				a = audit(t, p)
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 500*time.Millisecond, "declined authorisations still moved money")
+	assert.True(t, a.OK, "audit problems: %v", a.Problems)
+	counts := map[string]int{}
+	for _, ans := range answers {
+		counts[ans.code]++
+		ref := a.Refs[ans.id]
+		switch ans.code {
+		case "00":
+			assert.Equal(t, 1, ref.Debits, "approved %s must be in the ledger once", ans.id)
+			assert.Equal(t, -ans.amount, ref.Net, "approved %s", ans.id)
+		case "":
+			assert.LessOrEqual(t, ref.Debits, 1, "unanswered %s applied at most once", ans.id)
+		default: // declined, "91" included
+			assert.Zero(t, ref.Net, "declined %s (%s) moved money", ans.id, ans.code)
+		}
+		switch ans.code {
+		case "00", "", "91":
+		default:
+			assert.Zero(t, ref.Debits, "declined %s (%s) applied", ans.id, ans.code)
+		}
+	}
+	t.Logf("answers: %v (\"\" = no answer) over %d authorisations; ledger %d entries", counts, len(answers), a.Entries)
+	assert.Greater(t, counts["00"], len(answers)/2, "most authorisations are approved through the kills")
+}
