@@ -173,37 +173,29 @@ func (h *History) Close() error {
 
 // Load reads a saved history from dir.
 func Load(dir string) ([]Op, []Event, error) {
-	var ops []Op
-	var evs []Event
-	if err := readLines(filepath.Join(dir, "ops.jsonl"), func(b []byte) error {
-		var o Op
-		err := json.Unmarshal(b, &o)
-		ops = append(ops, o)
-		return err
-	}); err != nil {
+	ops, err := readLines[Op](filepath.Join(dir, "ops.jsonl"))
+	if err != nil {
 		return nil, nil, err
 	}
-	err := readLines(filepath.Join(dir, "events.jsonl"), func(b []byte) error {
-		var e Event
-		err := json.Unmarshal(b, &e)
-		evs = append(evs, e)
-		return err
-	})
+	evs, err := readLines[Event](filepath.Join(dir, "events.jsonl"))
 	return ops, evs, err
 }
 
-func readLines(path string, f func([]byte) error) error {
+func readLines[T any](path string) ([]T, error) {
 	file, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer file.Close()
+	var out []T
 	sc := bufio.NewScanner(file)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if err := f(sc.Bytes()); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		out = append(out, v)
 	}
-	return sc.Err()
+	return out, sc.Err()
 }

@@ -98,6 +98,10 @@ type pending struct {
 
 func attackOne(ctx context.Context, h *history.History, scenario string, g *Gen, p Plan) Stats {
 	j, _ := LookupJourney(p.Journey)
+	return attackJourney(ctx, h, scenario, g, p, j)
+}
+
+func attackJourney(ctx context.Context, h *history.History, scenario string, g *Gen, p Plan, j Journey) Stats {
 	var inflight sync.Map // request id -> pending
 	var seq atomic.Uint64
 	targeter := func(t *vegeta.Target) error {

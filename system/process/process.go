@@ -7,10 +7,12 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,4 +203,25 @@ func (p *Process) Handle(pattern string, h mesh.Handler) {
 // KV returns the named bucket, creating it if needed.
 func (p *Process) KV(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
 	return store.EnsureKV(ctx, p.JS, bucket)
+}
+
+// ServeKV returns a handler for "GET .../{id}" that answers the JSON value of
+// key {id} in kv, a 400 for an invalid id and a 404 naming what is missing.
+func ServeKV(kv jetstream.KeyValue, what string, valid func(string) bool) mesh.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if !valid(id) {
+			return mesh.Errorf(http.StatusBadRequest, "bad_"+what, "invalid %s id", what)
+		}
+		var v json.RawMessage
+		_, err := store.GetJSON(r.Context(), kv, id, &v)
+		if errors.Is(err, store.ErrNotFound) {
+			return mesh.Errorf(http.StatusNotFound, "unknown_"+what, "%s %s does not exist", what, id)
+		}
+		if err != nil {
+			return err
+		}
+		mesh.WriteJSON(w, http.StatusOK, v)
+		return nil
+	}
 }

@@ -1,0 +1,80 @@
+// Command faultline is a thin command line over the harness and reports:
+//
+//	faultline report <run-folder>   render index.html again from a saved run
+//	faultline reap                  recover what crashed runs left behind
+//	faultline bench [-quick]        measure the harness and the bank (docs/PERFORMANCE.md)
+//
+// Scenarios themselves run with `go test ./scenarios`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/faultline/faultline/harness/bench"
+	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/reports"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "faultline:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() error {
+	return errors.New("usage: faultline report <run-folder> | reap | bench [-quick]")
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	switch args[0] {
+	case "report":
+		if len(args) != 2 {
+			return usage()
+		}
+		if err := reports.WriteDir(args[1]); err != nil {
+			return err
+		}
+		fmt.Println(args[1] + "/index.html")
+		return nil
+	case "reap":
+		r, err := journal.Reap(journal.DefaultDir())
+		fmt.Printf("reaped %d entries of runs %v: killed %d processes, resumed %d\n", r.Entries, r.Runs, len(r.Killed), len(r.Resumed))
+		return err
+	case "bench":
+		return runBench(ctx, args[1:])
+	}
+	return usage()
+}
+
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "fewer and shorter steps")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	out := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+	step := 5 * time.Second
+	loadRates := []float64{1000, 2000, 4000, 6000, 8000}
+	cardRates := []float64{25, 50, 100, 150, 200, 300, 400}
+	if *quick {
+		step, loadRates, cardRates = 2*time.Second, []float64{1000, 4000}, []float64{50, 100}
+	}
+	out("== load generator vs bare vegeta (trivial handler, %v a step)", step)
+	bench.LoadRate(ctx, loadRates, step, out)
+	out("== sidecar hop")
+	bench.SidecarHop(5000, out)
+	out("== whole mesh")
+	return bench.Mesh(ctx, cardRates, step, 50*time.Millisecond, out)
+}
