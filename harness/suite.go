@@ -245,6 +245,8 @@ func (s *suite) finish() error {
 			progress("stop: %v", err)
 		}
 	}
+	// The store's data is only needed while the bank runs; logs stay.
+	_ = os.RemoveAll(filepath.Join(s.dir, "store"))
 	run := s.result()
 	if err := s.hist.Close(); err != nil {
 		return err
@@ -268,6 +270,7 @@ func (s *suite) finish() error {
 	fmt.Printf("faultline: %d of %d scenarios passed in %v; verdict %s\n", passed, len(run.Scenarios), run.Duration.Round(time.Second), run.Verdict)
 	fmt.Printf("faultline: run folder %s\n", s.dir)
 	fmt.Printf("faultline: report %s\n", filepath.Join(s.dir, "index.html"))
+	fmt.Printf("faultline: junit %s, trend %s\n", filepath.Join(s.dir, "junit.xml"), filepath.Join(filepath.Dir(s.dir), "trend.html"))
 	return nil
 }
 

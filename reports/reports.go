@@ -20,7 +20,8 @@ import (
 // Bucket is the width of a chart's time window.
 const Bucket = 500 * time.Millisecond
 
-// WriteDir renders dir/index.html from the run saved in dir.
+// WriteDir renders dir/index.html and dir/junit.xml from the run saved in
+// dir, and the trend page of the folder that holds dir.
 func WriteDir(dir string) error {
 	run, err := result.Load(dir)
 	if err != nil {
@@ -36,7 +37,13 @@ func WriteDir(dir string) error {
 		return err
 	}
 	defer f.Close()
-	return tmpl.Execute(f, page)
+	if err := tmpl.Execute(f, page); err != nil {
+		return err
+	}
+	if err := WriteJUnit(dir, run); err != nil {
+		return err
+	}
+	return WriteTrend(filepath.Dir(dir))
 }
 
 // series is one journey's aggregated timeline in one scenario.

@@ -3,7 +3,7 @@ package reports
 import "html/template"
 
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"chart": chart, "pct": pct, "dur": dur, "worst": worst, "maxrec": maxRecovery,
+	"chart": chart, "blast": blastMatrix, "pct": pct, "dur": dur, "worst": worst, "maxrec": maxRecovery,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Faultline run {{.Run.ID}}: {{.Run.Verdict}}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -17,6 +17,7 @@ th{background:#f3f3f3} .valid{color:#116611} .invalid{color:#b00000;font-weight:
 .chart .lat{fill:#7aa6d8} .chart .ok{fill:none;stroke:#222;stroke-width:1.5} .chart .dip{fill:#b00000}
 .chart .flabel{font-size:9px;fill:#800} .chart .axis{font-size:9px;fill:#555} .chart .ev{font-size:10px}
 .ev-exited{fill:#b00000} .ev-ready{fill:#116611} pre{white-space:pre-wrap;background:#f7f7f7;padding:8px;border:1px solid #e4e4e4}
+.blast td{text-align:center;font-size:12px} .b0{background:#eef6ee} .b1{background:#fff5d6} .b2{background:#ffd9b3} .b3{background:#f4a3a3;font-weight:bold} .b-none{color:#999}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:8px} small{color:#555}
 @media print{.chart{max-width:100%} h2{page-break-before:always}}
 </style></head><body>
@@ -28,6 +29,10 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 {{range .Scenarios}}<tr><td><a href="#{{.Name}}">{{.Name}}</a></td><td class="{{.Verdict}}">{{.Verdict}}</td>
 <td>{{range .Faults}}{{.Name}}<br>{{end}}</td><td>{{worst .Scenario}}</td><td>{{maxrec .Scenario}}</td></tr>{{end}}
 </table>
+<h2>Blast radius</h2>
+<p><small>Each cell: the feature's success ratio change and p99 growth while the scenario's faults were on, against its steady state. ○ untouched, ◔ slight, ◑ clear, ● severe; tiers left to right, most important first.</small></p>
+{{blast .Run}}
+<p><small><a href="../trend.html">Trend across runs</a> · <a href="results.json">results.json</a> · <a href="junit.xml">junit.xml</a></small></p>
 <p><small>Charts: line = success ratio per {{"500ms"}} window (dots mark windows under 99%); bars = p99 latency; hatched band ⚡ = fault injected until recovered; ✕ instance exited, ↑ started, ✓ ready.</small></p>
 {{range .Scenarios}}
 <h2 id="{{.Name}}">{{.Name}} — <span class="badge {{.Verdict}}">{{.Verdict}}</span></h2>
