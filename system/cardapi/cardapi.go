@@ -95,6 +95,9 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	err = s.cp.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/authorise", Body: req,
 		IdempotencyKey: cardprocessing.AuthKey(req.MessageID), Timeout: Deadline}, &resp)
 	ctx := context.WithoutCancel(r.Context())
+	if err != nil {
+		s.p.Log.Warn("card-processing gave no answer; declining and voiding", "message_id", req.MessageID, "err", err)
+	}
 	if err != nil || resp.Code == balance.CodeIssuerUnavailable {
 		// No usable answer: make sure the authorisation cannot apply, then
 		// decline. If the void cannot even be queued there is no clean

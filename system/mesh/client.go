@@ -185,7 +185,13 @@ func (c *Client) attempt(ctx context.Context, call Call, body []byte, out any, l
 		tctx, cancel = context.WithTimeout(ctx, time.Duration(float64(time.Until(dl))*PerTryShare))
 		defer cancel()
 	}
-	resp, err := cb.Execute(func() (*http.Response, error) {
+	exec := cb.Execute
+	if cb.State() == gobreaker.StateOpen {
+		// Panic mode: every endpoint is ejected, so try this one for real
+		// rather than fail without asking (its breaker is left as it is).
+		exec = func(f func() (*http.Response, error)) (*http.Response, error) { return f() }
+	}
+	resp, err := exec(func() (*http.Response, error) {
 		resp, err := c.send(tctx, ep, call, body)
 		if err != nil {
 			return nil, err
@@ -297,7 +303,7 @@ func (c *Client) breaker(ep string) *gobreaker.CircuitBreaker[*http.Response] {
 	g := c.metrics.breakerState.WithLabelValues(c.dep, ep)
 	b := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
 		Name:        c.dep + "@" + ep,
-		MaxRequests: 1,
+		MaxRequests: 3, // probes let through while half-open
 		Timeout:     DefaultBreakerPeriod,
 		ReadyToTrip: func(cn gobreaker.Counts) bool { return cn.ConsecutiveFailures >= DefaultBreakerFails },
 		OnStateChange: func(_ string, _, to gobreaker.State) {

@@ -196,3 +196,25 @@ func TestRetryGoesToAnotherEndpoint(t *testing.T) {
 	}
 	assert.LessOrEqual(t, bad.Load(), int32(4))
 }
+
+func TestPanicModeStillTries(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	var hits atomic.Int32
+	ep := endpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if fail.Load() {
+			w.WriteHeader(500)
+			return
+		}
+		mesh.WriteJSON(w, 200, struct{}{})
+	})
+	c := mesh.NewClient("dep", mesh.StaticResolver{ep}, mesh.NewMetrics("test"), mesh.WithAttempts(1))
+	for range mesh.DefaultBreakerFails + 2 {
+		_ = c.Do(context.Background(), mesh.Call{Method: "GET", Path: "/x"}, nil)
+	}
+	fail.Store(false)
+	// The only endpoint's breaker is open; a call still reaches it.
+	require.NoError(t, c.Do(context.Background(), mesh.Call{Method: "GET", Path: "/x"}, nil))
+	assert.EqualValues(t, mesh.DefaultBreakerFails+3, hits.Load())
+}
