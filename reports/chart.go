@@ -12,7 +12,7 @@ import (
 
 const (
 	chartW, chartH = 640.0, 110.0
-	padL, padB     = 44.0, 18.0
+	padL, padB     = 44.0, 24.0
 )
 
 // chart draws one journey's success ratio (line) and p99 latency (bars)
@@ -27,10 +27,18 @@ func chart(sc scenarioView, s series) template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s success and p99 latency">`, chartW, chartH+padB, s.Journey)
 	b.WriteString(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#c44" stroke-width="2" opacity=".35"/></pattern></defs>`)
-	for _, f := range sc.Faults {
+	for i, f := range sc.Faults {
 		x0, x1 := x(f.Injected), x(max(f.Recovered, f.Injected+Bucket))
 		fmt.Fprintf(&b, `<rect class="fault" x="%.1f" y="0" width="%.1f" height="%.0f" fill="url(#hatch)"><title>%s</title></rect>`, x0, max(1, x1-x0), chartH, template.HTMLEscapeString(f.Name))
-		fmt.Fprintf(&b, `<text x="%.1f" y="10" class="flabel">⚡ %s</text>`, x0+2, template.HTMLEscapeString(trim(f.Name, 40)))
+		// Labels of faults that overlap in time are stacked, not overprinted.
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="flabel">⚡ %s</text>`, x0+2, 10+9*(i%8), template.HTMLEscapeString(trim(f.Name, 40)))
+	}
+	for _, t := range []time.Duration{0, (sc.End - sc.Start) / 2, sc.End - sc.Start} {
+		anchor := map[bool]string{true: "start", false: "end"}[t == 0]
+		if t > 0 && t < sc.End-sc.Start {
+			anchor = "middle"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="axis" text-anchor="%s">%vs</text>`, x(sc.Start+t), chartH+padB-3, anchor, int((t+500*time.Millisecond)/time.Second))
 	}
 	maxLat := time.Duration(0)
 	for _, bk := range s.Buckets {
@@ -56,7 +64,7 @@ func chart(sc scenarioView, s series) template.HTML {
 	for _, e := range sc.Events {
 		if e.Kind == "exited" || e.Kind == "ready" || e.Kind == "started" {
 			sym := map[string]string{"exited": "✕", "ready": "✓", "started": "↑"}[e.Kind]
-			fmt.Fprintf(&b, `<text class="ev ev-%s" x="%.1f" y="%.0f">%s<title>%s %s %s</title></text>`, e.Kind, x(e.At), chartH+padB-3, sym, e.Kind, e.Target, template.HTMLEscapeString(e.Detail))
+			fmt.Fprintf(&b, `<text class="ev ev-%s" x="%.1f" y="%.0f">%s<title>%s %s %s</title></text>`, e.Kind, x(e.At), chartH+padB-9, sym, e.Kind, e.Target, template.HTMLEscapeString(e.Detail))
 		}
 	}
 	fmt.Fprintf(&b, `<text x="2" y="20" class="axis">100%%</text><text x="2" y="%.0f" class="axis">p99≤%v</text>`, chartH, maxLat.Round(time.Millisecond))
