@@ -174,7 +174,7 @@ func planned(p vegeta.Pacer, seq uint64, limit time.Duration) time.Duration {
 	lo, hi := time.Duration(0), limit
 	for hi-lo > 50*time.Microsecond {
 		mid := (lo + hi) / 2
-		if wait, _ := p.Pace(mid, seq); wait == 0 {
+		if wait, _ := p.Pace(mid, seq); wait <= 0 {
 			hi = mid
 		} else {
 			lo = mid
