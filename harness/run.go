@@ -65,9 +65,12 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	progress("%s: start (%v: steady %v, %d faults, after %v)", sc.Name, total.Round(time.Millisecond), sc.Steady, len(sc.Faults), sc.After)
 	h.AddEvent(history.Event{Scenario: sc.Name, At: start, Kind: history.Phase, Detail: "steady"})
 
+	// The load runs until the scenario really ends: a recovery that takes
+	// longer than planned (a slow rollout) pushes the end out, and the time
+	// after it must still be observed.
 	var plans []load.Plan
 	for j, r := range sc.rates(s.cfg.Rate) {
-		plans = append(plans, load.Plan{Journey: j, Rate: r, Duration: total})
+		plans = append(plans, load.Plan{Journey: j, Rate: r, Duration: total + MaxOverrun})
 	}
 	sort.Slice(plans, func(i, j int) bool { return plans[i].Journey < plans[j].Journey })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -96,6 +99,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	injs := make([]*injection, len(sc.Faults))
 	defer s.recoverAll(sc.Name, injs) // on failure and panic too
 	s.schedule(ctx, sc, start, injs)
+	cancel() // stops the load
 	loadStats := <-loadDone
 	end := h.Now()
 	h.AddEvent(history.Event{Scenario: sc.Name, At: end, Kind: history.Phase, Detail: "drain"})
@@ -141,8 +145,19 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 		}
 		s.recover(ctx, sc.Name, injs[a.i])
 	}
-	sleepUntil(ctx, h, start+sc.Duration())
+	// Steady + faults + After as planned, and at least After past the last
+	// recovery, however late it came.
+	end := start + sc.Duration()
+	for _, in := range injs {
+		if in != nil {
+			end = max(end, in.step.Recovered+sc.After)
+		}
+	}
+	sleepUntil(ctx, h, min(end, start+sc.Duration()+MaxOverrun))
 }
+
+// MaxOverrun bounds how far late recoveries may push a scenario's end.
+const MaxOverrun = 3 * time.Minute
 
 func sleepUntil(ctx context.Context, h *history.History, at time.Duration) {
 	if d := at - h.Now(); d > 0 {

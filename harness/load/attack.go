@@ -155,7 +155,7 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 		}
 		h.AddOp(op)
 	}
-	return stats(p, pacer, len(lags), lags, ctx.Err() != nil)
+	return stats(p, len(lags), lags, time.Since(began))
 }
 
 func messageID(body []byte) string {
@@ -183,16 +183,22 @@ func planned(p vegeta.Pacer, seq uint64, limit time.Duration) time.Duration {
 	return hi
 }
 
-func stats(p Plan, pacer vegeta.Pacer, sent int, lags []time.Duration, cut bool) Stats {
-	asked := p.Rate * p.Duration.Seconds()
+// stats compares what was sent with what the plan asked for in the time the
+// attack actually ran (it may be stopped before its planned duration).
+func stats(p Plan, sent int, lags []time.Duration, ran time.Duration) Stats {
+	d := min(ran, p.Duration).Seconds()
+	asked := p.Rate * d
 	if p.RampTo > 0 {
-		asked = (p.Rate + p.RampTo) / 2 * p.Duration.Seconds()
+		slope := (p.RampTo - p.Rate) / p.Duration.Seconds()
+		asked = p.Rate*d + slope*d*d/2
 	}
+	// The last interval may not have come round yet when the attack stops.
+	asked = max(0, asked-1)
 	s := Stats{Journey: p.Journey, Asked: asked, Sent: sent}
 	if asked > 0 {
 		s.SentRatio = float64(sent) / asked
 	}
-	s.Underdrive = !cut && s.SentRatio < DefaultMinSentRatio
+	s.Underdrive = s.SentRatio < DefaultMinSentRatio
 	if len(lags) > 0 {
 		sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
 		s.LagP99 = lags[(len(lags)*99)/100]
