@@ -70,7 +70,12 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	// after it must still be observed.
 	var plans []load.Plan
 	for j, r := range sc.rates(s.cfg.Rate) {
-		plans = append(plans, load.Plan{Journey: j, Rate: r, Duration: total + MaxOverrun})
+		p := load.Plan{Journey: j, Rate: r, Duration: total + MaxOverrun}
+		if to, ok := sc.RampTo[j]; ok {
+			// The ramp reaches its target at the planned end, then goes on.
+			p.RampTo = r + (to*s.cfg.Rate-r)*float64(p.Duration)/float64(total)
+		}
+		plans = append(plans, p)
 	}
 	sort.Slice(plans, func(i, j int) bool { return plans[i].Journey < plans[j].Journey })
 	ctx, cancel := context.WithCancel(context.Background())

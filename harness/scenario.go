@@ -26,6 +26,9 @@ type Scenario struct {
 	After time.Duration
 	// Load overrides DefaultLoad per journey; a rate of 0 drops a journey.
 	Load map[string]float64
+	// RampTo makes a journey's rate rise linearly from its Load rate to this
+	// one over the scenario (open model: arrivals do not wait for answers).
+	RampTo map[string]float64
 	// Hold lists journeys whose SLO must hold while the faults are on.
 	Hold []string
 	// HoldSLO overrides HoldSLO per journey.
@@ -34,6 +37,8 @@ type Scenario struct {
 	MaxRecovery time.Duration
 	// Checks are the scenario's own expectations.
 	Checks []Check
+
+	givenAfter time.Duration // After as written, before scaling and defaults
 }
 
 // Step is one fault of a schedule: injected At after the steady state and
@@ -49,6 +54,7 @@ type Step struct {
 type SelfHealing interface{ SelfHealing() bool }
 
 func (s *Scenario) defaults(scale float64) {
+	s.givenAfter = s.After
 	sc := func(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
 	if s.Steady == 0 {
 		s.Steady = sc(DefaultSteady)
@@ -134,6 +140,16 @@ func (s *Scenario) Validate() error {
 	}
 	if s.MaxRecovery > time.Minute {
 		bad("max recovery %v is longer than a minute", s.MaxRecovery)
+	}
+	if s.givenAfter > 0 && s.MaxRecovery > s.givenAfter {
+		bad("recovery window %v is longer than the time after the faults (After %v): recovery could never be judged", s.MaxRecovery, s.givenAfter)
+	}
+	for j, r := range s.RampTo {
+		if _, ok := load.LookupJourney(j); !ok {
+			bad("ramp: unknown journey %q", j)
+		} else if r <= 0 || r > 20000 {
+			bad("ramp: journey %s target rate %v must be in (0, 20000]", j, r)
+		}
 	}
 	return errors.Join(errs...)
 }

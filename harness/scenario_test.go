@@ -26,6 +26,8 @@ func TestBadScenariosAreRejectedBeforeAnythingRuns(t *testing.T) {
 		"no faults":                            {Scenario{}, "no faults"},
 		"bad hold SLO":                         {Scenario{Faults: []Step{{For: time.Second, Fault: kill}}, HoldSLO: map[string]check.SLO{"card-auth": {MinSuccess: 2, P99: time.Second}}}, "min success 2"},
 		"recovery window longer than a minute": {Scenario{Faults: []Step{{For: time.Second, Fault: kill}}, MaxRecovery: time.Hour}, "longer than a minute"},
+		"window longer than the run":           {Scenario{Steady: time.Second, After: time.Second, Faults: []Step{{For: time.Second, Fault: kill}}, MaxRecovery: 50 * time.Second}, "longer than the time after the faults"},
+		"bad ramp":                             {Scenario{Faults: []Step{{For: time.Second, Fault: kill}}, RampTo: map[string]float64{"card-auth": -1}}, "target rate -1"},
 		"flap too fast":                        {Scenario{Faults: []Step{{For: time.Second, Fault: &faults.Flap{Target: faults.One("balance"), Every: time.Millisecond}}}}, "at least 100ms"},
 		"bad http status":                      {Scenario{Faults: []Step{{For: time.Second, Fault: &faults.HTTPFault{Target: faults.All("cards"), Route: "/", ErrorRate: 0.5, Status: 200}}}}, "status 200 is not an error"},
 	}

@@ -51,11 +51,20 @@ func chart(sc scenarioView, s series) template.HTML {
 		fmt.Fprintf(&b, `<rect class="lat" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>t=%v p50 %v p99 %v, %d requests</title></rect>`,
 			x(bk.At), chartH-h, max(1, bw-1), h, (bk.At - sc.Start).Round(time.Millisecond), bk.P50.Round(time.Microsecond), bk.P99.Round(time.Microsecond), bk.Count)
 	}
-	var pts []string
+	maxCount := 1
 	for _, bk := range s.Buckets {
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(bk.At)+bw/2, 14+(chartH-14)*(1-bk.Success)))
+		maxCount = max(maxCount, bk.Count)
 	}
-	fmt.Fprintf(&b, `<polyline class="ok" points="%s"/>`, strings.Join(pts, " "))
+	var pts, p50s, tput []string
+	for _, bk := range s.Buckets {
+		cx := x(bk.At) + bw/2
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", cx, 14+(chartH-14)*(1-bk.Success)))
+		p50s = append(p50s, fmt.Sprintf("%.1f,%.1f", cx, chartH-(chartH-14)*float64(bk.P50)/float64(maxLat)))
+		tput = append(tput, fmt.Sprintf("%.1f,%.1f", cx, chartH-(chartH-14)*0.9*float64(bk.Count)/float64(maxCount)))
+	}
+	fmt.Fprintf(&b, `<polyline class="tput" points="%s"><title>throughput, up to %d requests per %v</title></polyline>`, strings.Join(tput, " "), maxCount, Bucket)
+	fmt.Fprintf(&b, `<polyline class="p50" points="%s"><title>p50 latency</title></polyline>`, strings.Join(p50s, " "))
+	fmt.Fprintf(&b, `<polyline class="ok" points="%s"><title>success ratio</title></polyline>`, strings.Join(pts, " "))
 	for _, bk := range s.Buckets {
 		if bk.Success < 0.99 {
 			fmt.Fprintf(&b, `<circle class="dip" cx="%.1f" cy="%.1f" r="2.5"><title>success %.1f%%</title></circle>`, x(bk.At)+bw/2, 14+(chartH-14)*(1-bk.Success), 100*bk.Success)

@@ -14,7 +14,7 @@ table{border-collapse:collapse;margin:8px 0;width:100%} th,td{border:1px solid #
 th{background:#f3f3f3} .valid{color:#116611} .invalid{color:#b00000;font-weight:bold} .unknown{color:#8a5a00}
 .badge{display:inline-block;padding:1px 6px;border-radius:3px;border:1px solid currentColor}
 .chart{width:100%;max-width:660px;height:auto;background:#fafafa;border:1px solid #e4e4e4}
-.chart .lat{fill:#7aa6d8} .chart .ok{fill:none;stroke:#222;stroke-width:1.5} .chart .dip{fill:#b00000}
+.chart .lat{fill:#a9c6e8} .chart .p50{fill:none;stroke:#1f4e8c;stroke-width:1} .chart .tput{fill:none;stroke:#888;stroke-width:1;stroke-dasharray:3 2} .chart .ok{fill:none;stroke:#222;stroke-width:1.5} .chart .dip{fill:#b00000}
 .chart .flabel{font-size:9px;fill:#800} .chart .axis{font-size:9px;fill:#555} .chart .ev{font-size:10px}
 .ev-exited{fill:#b00000} .ev-ready{fill:#116611} pre{white-space:pre-wrap;background:#f7f7f7;padding:8px;border:1px solid #e4e4e4}
 .blast td{text-align:center;font-size:12px} .b0{background:#eef6ee} .b1{background:#fff5d6} .b2{background:#ffd9b3} .b3{background:#f4a3a3;font-weight:bold} .b-none{color:#999}
@@ -33,7 +33,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 <p><small>Each cell: the feature's success ratio change and p99 growth while the scenario's faults were on, against its steady state. ○ untouched, ◔ slight, ◑ clear, ● severe; tiers left to right, most important first.</small></p>
 {{blast .Run}}
 <p><small><a href="../trend.html">Trend across runs</a> · <a href="results.json">results.json</a> · <a href="junit.xml">junit.xml</a></small></p>
-<p><small>Charts: line = success ratio per {{"500ms"}} window (dots mark windows under 99%); bars = p99 latency; hatched band ⚡ = fault injected until recovered; ✕ instance exited, ↑ started, ✓ ready.</small></p>
+<p><small>Charts, per {{"500ms"}} window: solid black line = success ratio (dots mark windows under 99%); bars = p99 latency, blue line = p50 latency (same scale); dashed grey line = throughput; hatched band ⚡ = fault injected until recovered; ✕ instance exited, ↑ started, ✓ ready.</small></p>
 {{range .Scenarios}}
 <h2 id="{{.Name}}">{{.Name}} — <span class="badge {{.Verdict}}">{{.Verdict}}</span></h2>
 <pre>{{.Runbook}}</pre>

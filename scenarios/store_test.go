@@ -29,5 +29,6 @@ within 15s of each kill.`,
 			"card-auth": {MinSuccess: 0.5, P99: 2 * time.Second, MinOps: 5},
 		},
 		MaxRecovery: 15 * time.Second,
+		After:       20 * time.Second,
 	})
 }
