@@ -81,9 +81,11 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s.gen.Forget()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
 	loadDone := make(chan []load.Stats, 1)
 	go func() {
-		st, err := load.Attack(ctx, h, sc.Name, s.gen, plans)
+		st, err := load.Attack(loadCtx, h, sc.Name, s.gen, plans)
 		if err != nil {
 			progress("%s: load: %v", sc.Name, err)
 		}
@@ -104,7 +106,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	injs := make([]*injection, len(sc.Faults))
 	defer s.recoverAll(sc.Name, injs) // on failure and panic too
 	s.schedule(ctx, sc, start, injs)
-	cancel() // stops the load
+	stopLoad()
 	loadStats := <-loadDone
 	end := h.Now()
 	h.AddEvent(history.Event{Scenario: sc.Name, At: end, Kind: history.Phase, Detail: "drain"})
