@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/load"
 )
 
 // Config is what the environment chooses for a run. Every field has a
@@ -91,11 +90,3 @@ var HoldSLO = check.SLO{MinSuccess: 0.98, P99: 1000 * time.Millisecond, MinOps: 
 
 // RecoverySLO is what "recovered" means for every journey.
 var RecoverySLO = check.SLO{MinSuccess: 0.95, P99: 500 * time.Millisecond, MinOps: 1}
-
-func journeyNames() []string {
-	var out []string
-	for _, j := range load.Journeys() {
-		out = append(out, j.Name)
-	}
-	return out
-}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/result"
 )
 
@@ -126,5 +125,3 @@ func maxRecovery(sc result.Scenario) string {
 	}
 	return dur(m)
 }
-
-var _ = history.OK
