@@ -267,10 +267,19 @@ func (s *suite) finish() error {
 			passed++
 		}
 	}
-	fmt.Printf("faultline: %d of %d scenarios passed in %v; verdict %s\n", passed, len(run.Scenarios), run.Duration.Round(time.Second), run.Verdict)
-	fmt.Printf("faultline: run folder %s\n", s.dir)
-	fmt.Printf("faultline: report %s\n", filepath.Join(s.dir, "index.html"))
-	fmt.Printf("faultline: junit %s, trend %s\n", filepath.Join(s.dir, "junit.xml"), filepath.Join(filepath.Dir(s.dir), "trend.html"))
+	summary := fmt.Sprintf("faultline: %d of %d scenarios passed in %v; verdict %s\n", passed, len(run.Scenarios), run.Duration.Round(time.Second), run.Verdict) +
+		fmt.Sprintf("faultline: run folder %s\n", s.dir) +
+		fmt.Sprintf("faultline: report %s\n", filepath.Join(s.dir, "index.html")) +
+		fmt.Sprintf("faultline: junit %s, trend %s\n", filepath.Join(s.dir, "junit.xml"), filepath.Join(filepath.Dir(s.dir), "trend.html"))
+	fmt.Print(summary)
+	// go test hides a passing package's output unless -v: tell a person at a
+	// terminal anyway where the report is.
+	if !testing.Verbose() {
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			fmt.Fprint(tty, summary)
+			tty.Close()
+		}
+	}
 	return nil
 }
 
