@@ -37,6 +37,10 @@ type Scenario struct {
 	MaxRecovery time.Duration
 	// Checks are the scenario's own expectations.
 	Checks []Check
+	// Unscaled keeps the scenario's durations as written whatever
+	// FAULTLINE_SCALE or -short say, for schedules bound to physical times
+	// (store elections take 4-9 s however short the run).
+	Unscaled bool
 
 	givenAfter time.Duration // After as written, before scaling and defaults
 }
@@ -55,6 +59,9 @@ type SelfHealing interface{ SelfHealing() bool }
 
 func (s *Scenario) defaults(scale float64) {
 	s.givenAfter = s.After
+	if s.Unscaled {
+		scale = 1
+	}
 	sc := func(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
 	if s.Steady == 0 {
 		s.Steady = sc(DefaultSteady)

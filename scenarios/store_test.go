@@ -29,6 +29,7 @@ within 15s of each kill.`,
 			"card-auth": {MinSuccess: 0.5, P99: 2 * time.Second, MinOps: 5},
 		},
 		MaxRecovery: 15 * time.Second,
+		Unscaled:    true, // each kill must come after the last election
 		After:       20 * time.Second,
 	})
 }
