@@ -134,23 +134,22 @@ func (h *History) AddEvent(e Event) {
 func (h *History) Ops(scenario string) []Op {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []Op
-	for _, o := range h.ops {
-		if scenario == "" || o.Scenario == scenario {
-			out = append(out, o)
-		}
-	}
-	return out
+	return of(h.ops, scenario, func(o Op) string { return o.Scenario })
 }
 
 // Events returns the events of scenario ("" for all).
 func (h *History) Events(scenario string) []Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []Event
-	for _, e := range h.events {
-		if scenario == "" || e.Scenario == scenario {
-			out = append(out, e)
+	return of(h.events, scenario, func(e Event) string { return e.Scenario })
+}
+
+// of returns a copy of the items of scenario ("" for all).
+func of[T any](items []T, scenario string, name func(T) string) []T {
+	var out []T
+	for _, it := range items {
+		if scenario == "" || name(it) == scenario {
+			out = append(out, it)
 		}
 	}
 	return out

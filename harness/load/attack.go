@@ -1,7 +1,6 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -150,22 +149,9 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 				g.unanswered(req)
 			}
 		}
-		if op.Key == "" && p.Journey == "card-auth" {
-			op.Key = messageID(res.Body)
-		}
 		h.AddOp(op)
 	}
 	return stats(p, len(lags), lags, time.Since(began))
-}
-
-func messageID(body []byte) string {
-	var a struct {
-		MessageID string `json:"message_id"`
-	}
-	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) && json.Unmarshal(body, &a) == nil {
-		return a.MessageID
-	}
-	return ""
 }
 
 // planned returns when the pacer meant to send hit seq: the earliest offset

@@ -116,8 +116,10 @@ func (s *service) store(ctx context.Context, e transactions.Entry) {
 	}
 }
 
-// project is the ledger consumer that keeps the projection up to date with
-// entries written by any replica.
+// project is the ledger consumer that keeps the projection up to date.
+// apply already moves it forward after each append it makes; the consumer
+// covers what apply cannot: entries written by the seeder, and an append
+// whose process died before it updated the projection.
 func (s *service) project(ctx context.Context, m jetstream.Msg) error {
 	var e transactions.Entry
 	if err := json.Unmarshal(m.Data(), &e); err != nil {

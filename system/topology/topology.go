@@ -6,10 +6,7 @@
 // It holds data only; it starts nothing and is safe for concurrent use.
 package topology
 
-import (
-	"fmt"
-	"sort"
-)
+import "fmt"
 
 // Store is the name of the replicated store (a 3-node NATS JetStream cluster).
 // Services that keep state list it in Calls like any other dependency.
@@ -109,16 +106,6 @@ func LookupFeature(name string) (Feature, bool) {
 		}
 	}
 	return Feature{}, false
-}
-
-// Names returns every service name, sorted.
-func Names() []string {
-	out := make([]string, 0, len(Services))
-	for _, s := range Services {
-		out = append(out, s.Name)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ServicesOf returns the services that serve feature.
