@@ -85,3 +85,22 @@ func TestMoneyAgreesWithTheLedger(t *testing.T) {
 	audit.OK, audit.Problems = true, nil
 	assert.Equal(t, check.Invalid, check.Money(good, audit, []string{"balance of a1 is 5, its ledger says 6"}).Verdict)
 }
+
+func TestAnswersRuledOutBySeededData(t *testing.T) {
+	good := []history.Op{
+		{Journey: "card-auth", Key: "m1", Outcome: history.OK, Result: "00"},
+		{Journey: "card-auth", Key: "m2", Outcome: history.OK, Result: "51"},
+		{Journey: "card-auth", Key: "m3", Outcome: history.Fail, Result: "91"},
+		{Journey: "card-auth", Key: "m4", Outcome: history.Unknown},
+		{Journey: "payments", Key: "p1", Outcome: history.OK, Result: "approved"},
+	}
+	r := check.Answers(good)
+	assert.Equal(t, check.Valid, r.Verdict, r.Summary)
+	assert.Contains(t, r.Summary, "0 of 4")
+
+	bad := append(good, history.Op{Journey: "card-auth", Key: "m5", Outcome: history.Fail, Result: "14", Start: 3 * time.Second})
+	r = check.Answers(bad)
+	assert.Equal(t, check.Invalid, r.Verdict)
+	assert.Contains(t, r.Examples[0], "m5")
+	assert.Contains(t, r.Examples[0], "invalid card")
+}

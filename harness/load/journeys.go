@@ -246,9 +246,12 @@ func classifyCardAuth(res *vegeta.Result) (history.Outcome, string) {
 		return history.Unknown, "unreadable"
 	}
 	switch a.Code {
-	case "00", "51", "62", "14":
+	case "00", "51": // approved, insufficient funds: the bank decided
 		return history.OK, a.Code
-	default: // "91" issuer unavailable: declined, definitely not applied
+	default:
+		// "91" issuer unavailable: declined, definitely not applied.
+		// "14" invalid card, "62" restricted: wrong answers, as the load
+		// only uses existing active cards (check.Answers flags them).
 		return history.Fail, a.Code
 	}
 }

@@ -98,5 +98,6 @@ func TestBurstSurvivesKills(t *testing.T) {
 		}
 	}
 	t.Logf("answers: %v (\"\" = no answer) over %d authorisations; ledger %d entries", counts, len(answers), a.Entries)
+	assert.Zero(t, counts["14"]+counts["62"], "seeded active cards declined as invalid or restricted: wrong answers, not declines")
 	assert.Greater(t, counts["00"], len(answers)/2, "most authorisations are approved through the kills")
 }

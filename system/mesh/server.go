@@ -42,6 +42,7 @@ type Server struct {
 
 	draining atomic.Bool
 	started  atomic.Bool
+	holding  atomic.Bool // routes answer 503 "starting" until Open
 }
 
 // ServerOption configures a Server.
@@ -85,6 +86,16 @@ func NewServer(name string, m *Metrics, opts ...ServerOption) *Server {
 // Handle registers h for pattern (a net/http ServeMux pattern such as
 // "POST /v1/payments").
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Hold makes every route but the internal ones (/healthz, /readyz, /metrics,
+// /admin) answer 503 "starting" until Open. A process that serves its health
+// endpoints while it is still setting up must hold: otherwise a request that
+// reaches it before its routes are registered gets a 404, which a caller
+// takes as a real answer ("no such card") instead of a retriable failure.
+func (s *Server) Hold() { s.holding.Store(true) }
+
+// Open ends Hold: routes are served from now on.
+func (s *Server) Open() { s.holding.Store(false) }
 
 // AddReadyCheck adds a check that /readyz runs.
 func (s *Server) AddReadyCheck(c ReadyCheck) { s.ready = append(s.ready, c) }
@@ -137,6 +148,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
 	internal := pattern == "GET /healthz" || pattern == "GET /readyz" || pattern == "GET /metrics" || isAdmin(r.URL.Path)
 	if !internal {
+		if s.holding.Load() {
+			WriteJSON(w, http.StatusServiceUnavailable, &Error{Code: "starting", Detail: s.name + " is still starting"})
+			return
+		}
 		if s.limiter != nil && !s.limiter.Allow() {
 			WriteJSON(w, http.StatusTooManyRequests, &Error{Code: "rate_limited", Detail: s.name + " is over its request rate"})
 			return

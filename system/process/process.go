@@ -116,6 +116,7 @@ func (p *Process) Run(ctx context.Context, setup Setup) error {
 		return fmt.Errorf("listen on %s: %w", p.Listen, err)
 	}
 	srvErr := make(chan error, 1)
+	p.Server.Hold() // routes are registered by setup, which may take a store election
 	go func() { srvErr <- p.Server.Serve(ctx, ln) }()
 	if err := store.Retry(ctx, p.Service+" setup", func(context.Context) error { return setup(ctx, p) }); err != nil {
 		p.Log.Warn("stopped before setup finished", "err", err)
@@ -125,6 +126,7 @@ func (p *Process) Run(ctx context.Context, setup Setup) error {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); w(ctx) }()
 	}
+	p.Server.Open()
 	p.ready.Store(true)
 	p.Log.Info("ready", "instance", p.Instance, "listen", p.Listen)
 	err = <-srvErr
