@@ -85,7 +85,7 @@ func (s *suite) judge(sc *Scenario, start, end time.Duration, injs []*injection,
 		m.Summary += fmt.Sprintf("; drained in %v", money.drained.Round(time.Millisecond))
 		res.Checks = append(res.Checks, m)
 	}
-	res.Checks = append(res.Checks, check.Answers(ops), s.leftovers())
+	res.Checks = append(res.Checks, check.Exercise(ops, steady), check.Answers(ops), s.leftovers())
 	res.Verdict = check.Valid
 	for _, c := range res.Checks {
 		switch {

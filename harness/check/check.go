@@ -24,7 +24,7 @@ const (
 
 // Result is one checker's finding.
 type Result struct {
-	Check    string   `json:"check"`             // slo, recovery, money, answers, tier-contract, leftovers, load
+	Check    string   `json:"check"`             // slo, recovery, money, answers, exercise, tier-contract, leftovers, load
 	Journey  string   `json:"journey,omitempty"` // when about one journey
 	Window   string   `json:"window,omitempty"`  // steady, during, after
 	Verdict  Verdict  `json:"verdict"`

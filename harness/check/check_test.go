@@ -104,3 +104,22 @@ func TestAnswersRuledOutBySeededData(t *testing.T) {
 	assert.Contains(t, r.Examples[0], "m5")
 	assert.Contains(t, r.Examples[0], "invalid card")
 }
+
+func TestExerciseNoticesCustomersOutOfMoney(t *testing.T) {
+	w := check.Window{Name: "steady", From: 0, To: 10 * time.Second}
+	funded := []history.Op{
+		{Journey: "card-auth", Outcome: history.OK, Result: "00", Start: time.Second},
+		{Journey: "card-auth", Outcome: history.OK, Result: "00", Start: 2 * time.Second},
+		{Journey: "payments", Outcome: history.OK, Result: "declined", Start: 3 * time.Second},
+		{Journey: "card-auth", Outcome: history.OK, Result: "51", Start: 20 * time.Second}, // outside the window
+	}
+	assert.Equal(t, check.Valid, check.Exercise(funded, w).Verdict)
+	dry := append(funded,
+		history.Op{Journey: "card-auth", Outcome: history.OK, Result: "51", Start: 4 * time.Second},
+		history.Op{Journey: "card-auth", Outcome: history.OK, Result: "51", Start: 5 * time.Second})
+	r := check.Exercise(dry, w)
+	assert.Equal(t, check.Unknown, r.Verdict)
+	assert.Contains(t, r.Summary, "run out of money")
+	assert.Equal(t, check.Valid, check.Exercise(nil, w).Verdict, "no money journeys, nothing to judge")
+	assert.Equal(t, check.Unknown, check.Exercise([]history.Op{{Journey: "payments", Outcome: history.Unknown, Start: time.Second}}, w).Verdict)
+}

@@ -52,6 +52,18 @@ var merchantNames = []struct{ name, mcc string }{
 	{"Market Hall", "5411"}, {"Noodle Bar", "5812"}, {"Bike Share", "4111"}, {"Record Store", "5732"},
 }
 
+// Opening is the opening balance, in pence, of the i-th customer (from 1).
+// Nine in ten hold £10,000-£100,000, enough for many default scenario
+// suites of card spend (about £650k over 200 customers a suite); one in ten
+// (i%10 == 7) holds £30, so that "insufficient funds" stays a steady share
+// of the answers instead of the whole bank running dry.
+func Opening(i int) int64 {
+	if i%10 == 7 {
+		return 3_000
+	}
+	return 1_000_000 + int64(i%10)*1_000_000
+}
+
 // Generate returns n customers and the merchants they buy from.
 func Generate(n int, seed int64) Data {
 	d := Data{Seed: seed}
@@ -62,7 +74,7 @@ func Generate(n int, seed int64) Data {
 			Token:   fmt.Sprintf("tk_%x", h[:16]),
 			Account: fmt.Sprintf("a%05d", i),
 			Card:    fmt.Sprintf("k%05d", i),
-			Opening: 50_000 + int64(i%10)*10_000,
+			Opening: Opening(i),
 		}
 		if i%5 == 0 {
 			c.Limit = 20_000
