@@ -29,6 +29,17 @@ import (
 // Deadline is how long card-processing has to answer.
 const Deadline = 900 * time.Millisecond
 
+// Bounds on card-api's own store operations, so that a store leader
+// election delays an answer by at most their sum (with Deadline, 1.6 s)
+// instead of a client timeout: reading a previous answer (a miss just means
+// asking card-processing, which is idempotent), queueing a void, recording
+// the answer.
+const (
+	lookupTimeout = 200 * time.Millisecond
+	voidTimeout   = 250 * time.Millisecond
+	recordTimeout = 250 * time.Millisecond
+)
+
 var validMessageID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type service struct {
@@ -87,7 +98,10 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if prev, ok := s.answered(r.Context(), req.MessageID); ok {
+	lctx, lcancel := context.WithTimeout(r.Context(), lookupTimeout)
+	prev, ok := s.answered(lctx, req.MessageID)
+	lcancel()
+	if ok {
 		mesh.WriteJSON(w, http.StatusOK, prev)
 		return nil
 	}
@@ -102,12 +116,17 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		// No usable answer: make sure the authorisation cannot apply, then
 		// decline. If the void cannot even be queued there is no clean
 		// answer: the outcome stays unknown to the network.
-		if qerr := s.queueVoid(ctx, req); qerr != nil {
+		vctx, vcancel := context.WithTimeout(ctx, voidTimeout)
+		qerr := s.queueVoid(vctx, req)
+		vcancel()
+		if qerr != nil {
 			return errors.Join(err, qerr)
 		}
 		resp = cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
 	}
-	final, err := s.record(ctx, resp)
+	rctx, rcancel := context.WithTimeout(ctx, recordTimeout)
+	final, err := s.record(rctx, resp)
+	rcancel()
 	if err != nil {
 		// The store cannot take the record (a leader election, say). The
 		// answer still stands on its own: an approval is in the ledger under
