@@ -67,7 +67,7 @@ func runBench(ctx context.Context, args []string) error {
 	out := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
 	step := 5 * time.Second
 	loadRates := []float64{1000, 2000, 4000, 6000, 8000}
-	cardRates := []float64{25, 50, 100, 150, 200, 300, 400}
+	cardRates := []float64{25, 50, 100, 150, 200, 300, 400, 500, 600}
 	if *quick {
 		step, loadRates, cardRates = 2*time.Second, []float64{1000, 4000}, []float64{50, 100}
 	}

@@ -88,9 +88,16 @@ func Mesh(ctx context.Context, rates []float64, step time.Duration, p99Goal time
 		if err != nil {
 			return err
 		}
-		s := check.Compute(h.Ops(name), "card-auth", check.Window{From: 0, To: time.Hour})
-		out("card-auth at %4.0f/s: sent %5.1f%%, success %.2f%%, p50 %v p95 %v p99 %v, send lag p99 %v",
-			r, 100*st[0].SentRatio, 100*s.Success, s.P50.Round(10*time.Microsecond), s.P95.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), st[0].LagP99)
+		ops := h.Ops(name)
+		s := check.Compute(ops, "card-auth", check.Window{From: 0, To: time.Hour})
+		approved := 0
+		for _, o := range ops {
+			if o.Result == "00" {
+				approved++
+			}
+		}
+		out("card-auth at %4.0f/s: sent %5.1f%%, success %.2f%% (approved %.0f%%), p50 %v p95 %v p99 %v, send lag p99 %v",
+			r, 100*st[0].SentRatio, 100*s.Success, 100*float64(approved)/float64(max(1, len(ops))), s.P50.Round(10*time.Microsecond), s.P95.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), st[0].LagP99)
 		if s.P99 < p99Goal && s.Success >= 0.999 && st[0].SentRatio >= 0.99 {
 			best = r
 		}
