@@ -21,7 +21,8 @@ Known limit: NATS JetStream elects a new leader for each stream the dead node
 led after a fixed 4-9s raft election timeout; until then writes to those streams
 fail, so some authorisations are declined or go unanswered in each election.
 How much is refused depends on which leaders each dead node held: across runs,
-17-75% of authorisations succeeded over the three kills (p99 about 1.4s).
+17-75% of authorisations succeeded over the three kills; card-api bounds its own
+store calls, so an answer takes at most about 1.6s (p99 about 1.15s).
 Expect: no acknowledged write is lost (the audit and the history agree), the bank
 keeps serving (at least one authorisation in ten succeeds, answers within 2s at
 p99), every journey is back within 15s of each kill.`,
