@@ -45,7 +45,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 {{range .Stats}}<tr><td>{{.Journey}}</td><td>{{.Window}}</td><td>{{.Count}}</td><td>{{pct .Success}}</td><td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td></tr>{{end}}</table>
 <table><tr><th>check</th><th>journey</th><th>window</th><th>verdict</th><th>summary</th></tr>
 {{range .Checks}}{{if ne .Verdict "valid"}}<tr><td>{{.Check}}</td><td>{{.Journey}}</td><td>{{.Window}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Summary}}{{range .Examples}}<br><small>{{.}}</small>{{end}}</td></tr>{{end}}{{end}}
-{{range .Checks}}{{if eq .Check "money" "leftovers"}}{{if eq .Verdict "valid"}}<tr><td>{{.Check}}</td><td></td><td></td><td class="valid">valid</td><td>{{.Summary}}</td></tr>{{end}}{{end}}{{end}}
+{{range .Checks}}{{if eq .Check "money" "exercise" "answers" "leftovers"}}{{if eq .Verdict "valid"}}<tr><td>{{.Check}}</td><td></td><td></td><td class="valid">valid</td><td>{{.Summary}}</td></tr>{{end}}{{end}}{{end}}
 </table>
 <details><summary>instance logs</summary>{{range .Logs}}<a href="{{.}}">{{.}}</a> {{end}}</details>
 {{end}}
