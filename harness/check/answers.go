@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/system/cardprocessing"
 )
 
 // ImpossibleAnswers are card authorisation answers that are wrong for every
@@ -12,8 +13,8 @@ import (
 // gave a wrong answer (for example a starting replica answering 404 for a
 // route it has not registered yet), not a decline.
 var ImpossibleAnswers = map[string]string{
-	"14": "invalid card",
-	"62": "card restricted",
+	cardprocessing.CodeInvalidCard: "invalid card",
+	cardprocessing.CodeRestricted:  "card restricted",
 }
 
 // Answers checks that the bank never gave an answer that contradicts the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/system/balance"
 )
 
 // MinApprovedShare is the share of the steady window's answered card
@@ -29,9 +30,9 @@ func Exercise(ops []history.Op, w Window) Result {
 			continue
 		}
 		switch {
-		case o.Journey == "card-auth" && o.Result == "00", o.Journey == "payments" && o.Result == "approved":
+		case o.Journey == "card-auth" && o.Result == balance.CodeApproved, o.Journey == "payments" && o.Result == "approved":
 			approved++
-		case o.Journey == "card-auth" && o.Result == "51", o.Journey == "payments" && o.Result == "declined":
+		case o.Journey == "card-auth" && o.Result == balance.CodeInsufficientFunds, o.Journey == "payments" && o.Result == "declined":
 			declined++
 		}
 	}
