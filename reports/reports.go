@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
+	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/result"
 )
@@ -126,8 +128,8 @@ func aggregate(ops []history.Op, start, end time.Duration) []series {
 	for j, m := range by {
 		s := series{Journey: j}
 		for _, b := range m {
-			sort.Slice(b.Lats, func(x, y int) bool { return b.Lats[x] < b.Lats[y] })
-			b.P50, b.P99 = b.Lats[len(b.Lats)/2], b.Lats[min(len(b.Lats)-1, len(b.Lats)*99/100)]
+			slices.Sort(b.Lats)
+			b.P50, b.P99 = check.Quantile(b.Lats, 0.50), check.Quantile(b.Lats, 0.99)
 			b.Success = float64(b.OK) / float64(b.Count)
 			b.Lats = nil
 			s.Buckets = append(s.Buckets, *b)

@@ -13,7 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
 )
@@ -91,15 +92,8 @@ func latencies(addr string, n int) []time.Duration {
 		resp.Body.Close()
 		out = append(out, time.Since(t0))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
-}
-
-func q(s []time.Duration, f float64) time.Duration {
-	if len(s) == 0 {
-		return 0
-	}
-	return s[min(len(s)-1, int(f*float64(len(s))))]
 }
 
 // SidecarHop measures what one toxiproxy sidecar adds to a request with no
@@ -118,6 +112,7 @@ func SidecarHop(n int, out Report) {
 	latencies(addr, 200)
 	latencies(p.Listen, 200) // warm up
 	direct, proxied := latencies(addr, n), latencies(p.Listen, n)
+	q := check.Quantile // the checks' percentile, so figures compare
 	out("sidecar hop, no toxic (%d requests): direct p50 %v p99 %v; through sidecar p50 %v p99 %v; added p50 %v p99 %v",
 		n, q(direct, .5), q(direct, .99), q(proxied, .5), q(proxied, .99), q(proxied, .5)-q(direct, .5), q(proxied, .99)-q(direct, .99))
 	for _, ms := range []int{10, 100} {
