@@ -2,7 +2,6 @@ package reports
 
 import (
 	"fmt"
-	"html/template"
 	"strings"
 
 	"github.com/faultline/faultline/harness/result"
@@ -33,36 +32,54 @@ func (c blastCell) level() int {
 	return 0
 }
 
-// blastMatrix renders the matrix: a row per scenario (its faults), a column
-// per feature in tier order.
-func blastMatrix(run *result.Run) template.HTML {
-	var b strings.Builder
-	b.WriteString(`<table class="blast"><tr><th>faults (scenario)</th>`)
-	for _, f := range topology.Features {
-		fmt.Fprintf(&b, `<th title="%s">%s<br><small>tier %d</small></th>`, template.HTMLEscapeString(f.Desc), f.Name, f.Tier)
-	}
-	b.WriteString(`</tr>`)
+// blastView is the matrix: a row per scenario (its faults), a column per
+// feature in tier order.
+type blastView struct {
+	Features []topology.Feature
+	Rows     []blastRow
+}
+
+type blastRow struct {
+	Scenario, Faults string
+	Cells            []blastCellView
+}
+
+type blastCellView struct {
+	Level      int // -1 when the feature had no load in a window
+	Symbol     string
+	Drop, P99x float64
+}
+
+// blastMatrix lays out the matrix; the "blast" template draws it.
+func blastMatrix(run *result.Run) blastView {
+	v := blastView{Features: topology.Features}
 	symbols := []string{"○", "◔", "◑", "●"}
 	for _, sc := range run.Scenarios {
 		var names []string
 		for _, f := range sc.Faults {
 			names = append(names, f.Name)
 		}
-		fmt.Fprintf(&b, `<tr><td><a href="#%s">%s</a><br><small>%s</small></td>`, sc.Name, template.HTMLEscapeString(strings.Join(dedupe(names), "; ")), sc.Name)
+		row := blastRow{Scenario: sc.Name, Faults: strings.Join(dedupe(names), "; ")}
 		for _, f := range topology.Features {
 			c := cell(sc, f.Name)
-			lv := c.level()
-			if lv < 0 {
-				b.WriteString(`<td class="b-none">–</td>`)
-				continue
+			cv := blastCellView{Level: c.level(), Drop: c.Drop, P99x: c.P99x}
+			if cv.Level >= 0 {
+				cv.Symbol = symbols[cv.Level]
 			}
-			fmt.Fprintf(&b, `<td class="b%d" title="success -%.2f points, p99 x%.1f">%s %s<br><small>x%.1f</small></td>`, lv, 100*c.Drop, c.P99x, symbols[lv], signedPct(-c.Drop), c.P99x)
+			row.Cells = append(row.Cells, cv)
 		}
-		b.WriteString(`</tr>`)
+		v.Rows = append(v.Rows, row)
 	}
-	b.WriteString(`</table>`)
-	return template.HTML(b.String())
+	return v
 }
+
+// blastTmpl draws a blastView.
+const blastTmpl = `{{define "blast"}}<table class="blast"><tr><th>faults (scenario)</th>` +
+	`{{range .Features}}<th title="{{.Desc}}">{{.Name}}<br><small>tier {{.Tier}}</small></th>{{end}}</tr>` +
+	`{{range .Rows}}<tr><td><a href="#{{.Scenario}}">{{.Faults}}</a><br><small>{{.Scenario}}</small></td>` +
+	`{{range .Cells}}{{if lt .Level 0}}<td class="b-none">–</td>{{else}}` +
+	`<td class="b{{.Level}}" title="success -{{printf "%.2f" (hundred .Drop)}} points, p99 x{{printf "%.1f" .P99x}}">{{.Symbol}} {{signed .Drop}}<br><small>x{{printf "%.1f" .P99x}}</small></td>` +
+	`{{end}}{{end}}</tr>{{end}}</table>{{end}}`
 
 func cell(sc result.Scenario, journey string) blastCell {
 	var steady, during *struct {
@@ -91,7 +108,11 @@ func cell(sc result.Scenario, journey string) blastCell {
 	return c
 }
 
-func signedPct(f float64) string {
+func hundred(f float64) float64 { return 100 * f }
+
+// signed shows a drop in success as a signed percentage.
+func signed(drop float64) string {
+	f := -drop
 	if f > -0.00005 {
 		return "±0%"
 	}

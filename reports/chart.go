@@ -2,7 +2,6 @@ package reports
 
 import (
 	"fmt"
-	"html/template"
 	"strings"
 	"time"
 
@@ -14,71 +13,121 @@ const (
 	padL, padB     = 44.0, 24.0
 )
 
-// chart draws one journey's success ratio (line) and p99 latency (bars)
+// chartView is one journey's chart, laid out: every number is a position
+// in the SVG's coordinates and every string is data for the template to
+// escape.
+type chartView struct {
+	Journey string
+	Hatch   string // the fault bands' pattern id, unique in the page
+	W, H    float64
+	Faults  []faultBand
+	Axis    []axisLabel
+	Bars    []chartMark
+	Tput    string // polyline points
+	P50     string
+	OK      string
+	Dips    []chartMark
+	Events  []eventMark
+	// MaxCount is the throughput line's top, requests per Bucket.
+	MaxCount int
+	Bucket   time.Duration
+	MaxLat   time.Duration
+	LatY     float64
+}
+
+type faultBand struct {
+	X, W, H, LabelY float64
+	Name, Label     string
+}
+
+type axisLabel struct {
+	X, Y   float64
+	Anchor string
+	Secs   int
+}
+
+type chartMark struct {
+	X, Y, W, H float64
+	Title      string
+}
+
+type eventMark struct {
+	X, Y             float64
+	Kind, Sym, Title string
+}
+
+// chart lays out one journey's success ratio (line) and p99 latency (bars)
 // over the scenario, with each fault as a hatched band and labelled, and
-// platform events as ticks.
-func chart(sc scenarioView, s series) template.HTML {
+// platform events as ticks; the "chart" template draws it. n numbers the
+// chart within the scenario so that its ids are unique in the page. It
+// returns nil when the scenario has no length.
+func chart(sc scenarioView, n int, s series) *chartView {
 	span := float64(sc.End - sc.Start)
 	if span <= 0 {
-		return ""
+		return nil
 	}
 	x := func(t time.Duration) float64 { return padL + (chartW-padL-4)*float64(t-sc.Start)/span }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s success and p99 latency">`, chartW, chartH+padB, s.Journey)
-	b.WriteString(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#c44" stroke-width="2" opacity=".35"/></pattern></defs>`)
+	v := &chartView{Journey: s.Journey, Hatch: fmt.Sprintf("hatch-%d-%d", sc.Index, n), W: chartW, H: chartH + padB, Bucket: Bucket, LatY: chartH}
 	for i, f := range sc.Faults {
 		x0, x1 := x(f.Injected), x(max(f.Recovered, f.Injected+Bucket))
-		fmt.Fprintf(&b, `<rect class="fault" x="%.1f" y="0" width="%.1f" height="%.0f" fill="url(#hatch)"><title>%s</title></rect>`, x0, max(1, x1-x0), chartH, template.HTMLEscapeString(f.Name))
 		// Labels of faults that overlap in time are stacked, not overprinted.
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="flabel">⚡ %s</text>`, x0+2, 10+9*(i%8), template.HTMLEscapeString(trim(f.Name, 40)))
+		v.Faults = append(v.Faults, faultBand{X: x0, W: max(1, x1-x0), H: chartH, LabelY: float64(10 + 9*(i%8)), Name: f.Name, Label: trim(f.Name, 40)})
 	}
 	for _, t := range []time.Duration{0, (sc.End - sc.Start) / 2, sc.End - sc.Start} {
 		anchor := map[bool]string{true: "start", false: "end"}[t == 0]
 		if t > 0 && t < sc.End-sc.Start {
 			anchor = "middle"
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="axis" text-anchor="%s">%vs</text>`, x(sc.Start+t), chartH+padB-3, anchor, int((t+500*time.Millisecond)/time.Second))
+		v.Axis = append(v.Axis, axisLabel{X: x(sc.Start + t), Y: chartH + padB - 3, Anchor: anchor, Secs: int((t + 500*time.Millisecond) / time.Second)})
 	}
-	maxLat := time.Duration(0)
 	for _, bk := range s.Buckets {
-		maxLat = max(maxLat, bk.P99)
+		v.MaxLat = max(v.MaxLat, bk.P99)
 	}
-	maxLat = max(maxLat, 10*time.Millisecond)
+	v.MaxLat = max(v.MaxLat, 10*time.Millisecond)
+	v.MaxCount = 1
+	for _, bk := range s.Buckets {
+		v.MaxCount = max(v.MaxCount, bk.Count)
+	}
 	bw := (chartW - padL - 4) * float64(Bucket) / span
-	for _, bk := range s.Buckets {
-		h := (chartH - 14) * float64(bk.P99) / float64(maxLat)
-		fmt.Fprintf(&b, `<rect class="lat" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>t=%v p50 %v p99 %v, %d requests</title></rect>`,
-			x(bk.At), chartH-h, max(1, bw-1), h, (bk.At - sc.Start).Round(time.Millisecond), bk.P50.Round(time.Microsecond), bk.P99.Round(time.Microsecond), bk.Count)
-	}
-	maxCount := 1
-	for _, bk := range s.Buckets {
-		maxCount = max(maxCount, bk.Count)
-	}
 	var pts, p50s, tput []string
 	for _, bk := range s.Buckets {
-		cx := x(bk.At) + bw/2
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", cx, 14+(chartH-14)*(1-bk.Success)))
-		p50s = append(p50s, fmt.Sprintf("%.1f,%.1f", cx, chartH-(chartH-14)*float64(bk.P50)/float64(maxLat)))
-		tput = append(tput, fmt.Sprintf("%.1f,%.1f", cx, chartH-(chartH-14)*0.9*float64(bk.Count)/float64(maxCount)))
-	}
-	fmt.Fprintf(&b, `<polyline class="tput" points="%s"><title>throughput, up to %d requests per %v</title></polyline>`, strings.Join(tput, " "), maxCount, Bucket)
-	fmt.Fprintf(&b, `<polyline class="p50" points="%s"><title>p50 latency</title></polyline>`, strings.Join(p50s, " "))
-	fmt.Fprintf(&b, `<polyline class="ok" points="%s"><title>success ratio</title></polyline>`, strings.Join(pts, " "))
-	for _, bk := range s.Buckets {
+		h := (chartH - 14) * float64(bk.P99) / float64(v.MaxLat)
+		v.Bars = append(v.Bars, chartMark{X: x(bk.At), Y: chartH - h, W: max(1, bw-1), H: h,
+			Title: fmt.Sprintf("t=%v p50 %v p99 %v, %d requests", (bk.At - sc.Start).Round(time.Millisecond), bk.P50.Round(time.Microsecond), bk.P99.Round(time.Microsecond), bk.Count)})
+		cx, cy := x(bk.At)+bw/2, 14+(chartH-14)*(1-bk.Success)
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", cx, cy))
+		p50s = append(p50s, fmt.Sprintf("%.1f,%.1f", cx, chartH-(chartH-14)*float64(bk.P50)/float64(v.MaxLat)))
+		tput = append(tput, fmt.Sprintf("%.1f,%.1f", cx, chartH-(chartH-14)*0.9*float64(bk.Count)/float64(v.MaxCount)))
 		if bk.Success < 0.99 {
-			fmt.Fprintf(&b, `<circle class="dip" cx="%.1f" cy="%.1f" r="2.5"><title>success %.1f%%</title></circle>`, x(bk.At)+bw/2, 14+(chartH-14)*(1-bk.Success), 100*bk.Success)
+			v.Dips = append(v.Dips, chartMark{X: cx, Y: cy, Title: fmt.Sprintf("success %.1f%%", 100*bk.Success)})
 		}
 	}
+	v.Tput, v.P50, v.OK = strings.Join(tput, " "), strings.Join(p50s, " "), strings.Join(pts, " ")
 	for _, e := range sc.Events {
-		if e.Kind == "exited" || e.Kind == "ready" || e.Kind == "started" {
-			sym := map[string]string{"exited": "✕", "ready": "✓", "started": "↑"}[e.Kind]
-			fmt.Fprintf(&b, `<text class="ev ev-%s" x="%.1f" y="%.0f">%s<title>%s %s %s</title></text>`, e.Kind, x(e.At), chartH+padB-9, sym, e.Kind, e.Target, template.HTMLEscapeString(e.Detail))
+		if sym, ok := eventSymbols[e.Kind]; ok {
+			v.Events = append(v.Events, eventMark{X: x(e.At), Y: chartH + padB - 9, Kind: e.Kind, Sym: sym, Title: e.Kind + " " + e.Target + " " + e.Detail})
 		}
 	}
-	fmt.Fprintf(&b, `<text x="2" y="20" class="axis">100%%</text><text x="2" y="%.0f" class="axis">p99≤%v</text>`, chartH, maxLat.Round(time.Millisecond))
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return v
 }
+
+// eventSymbols are the platform events a chart marks.
+var eventSymbols = map[string]string{"exited": "✕", "ready": "✓", "started": "↑"}
+
+// chartTmpl draws a chartView. html/template escapes every string in SVG
+// text and attributes as it does in HTML.
+const chartTmpl = `{{define "chart"}}<svg class="chart" viewBox="0 0 {{f0 .W}} {{f0 .H}}" role="img" aria-label="{{.Journey}} success and p99 latency">` +
+	`<defs><pattern id="{{.Hatch}}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#c44" stroke-width="2" opacity=".35"/></pattern></defs>` +
+	`{{$hatch := .Hatch}}{{range .Faults}}<rect class="fault" x="{{f1 .X}}" y="0" width="{{f1 .W}}" height="{{f0 .H}}" fill="url(#{{$hatch}})"><title>{{.Name}}</title></rect>` +
+	`<text x="{{f1 (add .X 2)}}" y="{{f0 .LabelY}}" class="flabel">⚡ {{.Label}}</text>{{end}}` +
+	`{{range .Axis}}<text x="{{f1 .X}}" y="{{f0 .Y}}" class="axis" text-anchor="{{.Anchor}}">{{.Secs}}s</text>{{end}}` +
+	`{{range .Bars}}<rect class="lat" x="{{f1 .X}}" y="{{f1 .Y}}" width="{{f1 .W}}" height="{{f1 .H}}"><title>{{.Title}}</title></rect>{{end}}` +
+	`<polyline class="tput" points="{{.Tput}}"><title>throughput, up to {{.MaxCount}} requests per {{.Bucket}}</title></polyline>` +
+	`<polyline class="p50" points="{{.P50}}"><title>p50 latency</title></polyline>` +
+	`<polyline class="ok" points="{{.OK}}"><title>success ratio</title></polyline>` +
+	`{{range .Dips}}<circle class="dip" cx="{{f1 .X}}" cy="{{f1 .Y}}" r="2.5"><title>{{.Title}}</title></circle>{{end}}` +
+	`{{range .Events}}<text class="ev ev-{{.Kind}}" x="{{f1 .X}}" y="{{f0 .Y}}">{{.Sym}}<title>{{.Title}}</title></text>{{end}}` +
+	`<text x="2" y="20" class="axis">100%</text><text x="2" y="{{f0 .LatY}}" class="axis">p99≤{{ms .MaxLat}}</text></svg>{{end}}`
 
 func trim(s string, n int) string {
 	if len(s) <= n {
@@ -86,6 +135,14 @@ func trim(s string, n int) string {
 	}
 	return s[:n-1] + "…"
 }
+
+func f0(f float64) string { return fmt.Sprintf("%.0f", f) }
+
+func f1(f float64) string { return fmt.Sprintf("%.1f", f) }
+
+func add(a, b float64) float64 { return a + b }
+
+func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
 func pct(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }
 

@@ -66,6 +66,7 @@ type bucket struct {
 
 type scenarioView struct {
 	result.Scenario
+	Index  int // position in the run, for ids unique in the page
 	Series []series
 	Events []history.Event
 	Logs   []string
@@ -87,8 +88,8 @@ func build(run *result.Run, ops []history.Op, events []history.Event, dir string
 	for i := range logs {
 		logs[i], _ = filepath.Rel(dir, logs[i])
 	}
-	for _, sc := range run.Scenarios {
-		v := scenarioView{Scenario: sc, Series: aggregate(byScenario[sc.Name], sc.Start, sc.End), Logs: logs}
+	for i, sc := range run.Scenarios {
+		v := scenarioView{Scenario: sc, Index: i, Series: aggregate(byScenario[sc.Name], sc.Start, sc.End), Logs: logs}
 		for _, e := range events {
 			if e.Scenario == sc.Name {
 				v.Events = append(v.Events, e)

@@ -2,10 +2,27 @@ package reports
 
 import "html/template"
 
-var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+// CSP is the Content-Security-Policy of every page: inline styles and
+// inline SVG only; no script, no fetch, no form, no base URL.
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; base-uri 'none'; form-action 'none'"
+
+// funcs are the helpers every page's template may call.
+var funcs = template.FuncMap{
 	"chart": chart, "blast": blastMatrix, "pct": pct, "dur": dur, "worst": worst, "maxrec": maxRecovery,
-}).Parse(`<!doctype html>
+	"f0": f0, "f1": f1, "add": add, "ms": ms, "hundred": hundred, "signed": signed,
+}
+
+// page parses a page's template with the chart and blast templates.
+func page(name, text string) *template.Template {
+	t := template.Must(template.New(name).Funcs(funcs).Parse(text))
+	template.Must(t.Parse(chartTmpl))
+	return template.Must(t.Parse(blastTmpl))
+}
+
+// The policy is part of the template's text, so no data can change it.
+var tmpl = page("report", `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Faultline run {{.Run.ID}}: {{.Run.Verdict}}</title>
+<meta http-equiv="Content-Security-Policy" content="`+CSP+`">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:16px;color:#1b1b1b}
@@ -31,7 +48,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 </table>
 <h2>Blast radius</h2>
 <p><small>Each cell: the feature's success ratio change and p99 growth while the scenario's faults were on, against its steady state. ○ untouched, ◔ slight, ◑ clear, ● severe; tiers left to right, most important first.</small></p>
-{{blast .Run}}
+{{template "blast" (blast .Run)}}
 <p><small><a href="../trend.html">Trend across runs</a> · <a href="results.json">results.json</a> · <a href="junit.xml">junit.xml</a></small></p>
 <p><small>Charts, per {{"500ms"}} window: solid black line = success ratio (dots mark windows under 99%); bars = p99 latency, blue line = p50 latency (same scale); dashed grey line = throughput; hatched band ⚡ = fault injected until recovered; ✕ instance exited, ↑ started, ✓ ready.</small></p>
 {{range .Scenarios}}
@@ -40,7 +57,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 {{if .Failures}}<ul class="invalid">{{range .Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table><tr><th>fault</th><th>injected</th><th>recovered</th><th>evidence</th></tr>
 {{range .Faults}}<tr><td>{{.Name}}</td><td>{{dur .Injected}}</td><td>{{dur .Recovered}}</td><td>{{.Evidence}}{{if .Error}} <span class="invalid">{{.Error}}</span>{{end}}</td></tr>{{end}}</table>
-<div class="grid">{{$sc := .}}{{range .Series}}<div><b>{{.Journey}}</b> <small>recovery {{index $sc.Recovery .Journey | dur}}</small><br>{{chart $sc .}}</div>{{end}}</div>
+<div class="grid">{{$sc := .}}{{range $i, $s := .Series}}<div><b>{{.Journey}}</b> <small>recovery {{index $sc.Recovery .Journey | dur}}</small><br>{{with chart $sc $i $s}}{{template "chart" .}}{{end}}</div>{{end}}</div>
 <table><tr><th>journey</th><th>window</th><th>requests</th><th>success</th><th>p50</th><th>p95</th><th>p99</th></tr>
 {{range .Stats}}<tr><td>{{.Journey}}</td><td>{{.Window}}</td><td>{{.Count}}</td><td>{{pct .Success}}</td><td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td></tr>{{end}}</table>
 <table><tr><th>check</th><th>journey</th><th>window</th><th>verdict</th><th>summary</th></tr>
@@ -50,4 +67,4 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 <details><summary>instance logs</summary>{{range .Logs}}<a href="{{.}}">{{.}}</a> {{end}}</details>
 {{end}}
 </body></html>
-`))
+`)

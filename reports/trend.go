@@ -2,7 +2,6 @@ package reports
 
 import (
 	"fmt"
-	"html/template"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,7 +45,7 @@ func WriteTrend(runsDir string) error {
 type trendRow struct {
 	Scenario, Journey string
 	Cells             []trendCell
-	Spark             template.HTML
+	Spark             string // the sparkline's polyline points
 }
 
 type trendCell struct {
@@ -93,9 +92,12 @@ func trendView(runs []*result.Run) trendPage {
 	return p
 }
 
-// spark draws the success ratio across runs as a small line.
-func spark(cs []trendCell) template.HTML {
-	const w, h = 120.0, 24.0
+// Sparkline size.
+const sparkW, sparkH = 120.0, 24.0
+
+// spark lays out the success ratio across runs as a small line's points.
+func spark(cs []trendCell) string {
+	const w, h = sparkW, sparkH
 	var pts []string
 	for i, c := range cs {
 		if !c.Present {
@@ -104,17 +106,18 @@ func spark(cs []trendCell) template.HTML {
 		x := w * float64(i) / float64(max(1, len(cs)-1))
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, 2+(h-4)*(1-c.Success)))
 	}
-	return template.HTML(fmt.Sprintf(`<svg width="%.0f" height="%.0f" role="img" aria-label="success across runs"><polyline fill="none" stroke="#222" stroke-width="1.5" points="%s"/></svg>`, w, h, strings.Join(pts, " ")))
+	return strings.Join(pts, " ")
 }
 
-var trendTmpl = template.Must(template.New("trend").Funcs(template.FuncMap{"pct": pct, "dur": dur}).Parse(`<!doctype html>
+var trendTmpl = page("trend", `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Faultline trend</title>
+<meta http-equiv="Content-Security-Policy" content="`+CSP+`">
 <style>body{font:13px/1.4 system-ui,sans-serif;margin:16px} table{border-collapse:collapse} th,td{border:1px solid #ddd;padding:2px 5px;text-align:right}
 td.l,th.l{text-align:left} .invalid{color:#b00000;font-weight:bold} .unknown{color:#8a5a00}</style></head><body>
 <h1>Faultline trend: last {{len .Runs}} runs</h1>
 <p>Each cell: success ratio while the faults were on, and recovery time. ✕ marks a run whose scenario failed, ? one whose verdict was unknown.</p>
 <table><tr><th class="l">scenario</th><th class="l">journey</th><th>trend</th>{{range .Runs}}<th><a href="{{.ID}}/index.html">{{.ID}}</a></th>{{end}}</tr>
-{{range .Rows}}<tr><td class="l">{{.Scenario}}</td><td class="l">{{.Journey}}</td><td>{{.Spark}}</td>
+{{range .Rows}}<tr><td class="l">{{.Scenario}}</td><td class="l">{{.Journey}}</td><td><svg width="`+f0(sparkW)+`" height="`+f0(sparkH)+`" role="img" aria-label="success across runs"><polyline fill="none" stroke="#222" stroke-width="1.5" points="{{.Spark}}"/></svg></td>
 {{range .Cells}}<td class="{{.Verdict}}">{{if .Present}}{{if eq .Verdict "invalid"}}✕ {{else if eq .Verdict "unknown"}}? {{end}}{{pct .Success}}<br><small>{{dur .Recovery}}</small>{{else}}–{{end}}</td>{{end}}</tr>{{end}}
 </table></body></html>
-`))
+`)
