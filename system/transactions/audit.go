@@ -16,8 +16,9 @@ import (
 // RefSummary is what the ledger holds for one client idempotency key (an
 // authorisation's message id or a payment's key).
 type RefSummary struct {
-	Debits int   `json:"debits"` // card or transfer-out entries: must be 0 or 1
-	Net    int64 `json:"net"`    // card + card-reverse (or transfer-out) amounts
+	Debits int   `json:"debits"`          // card or transfer-out entries: must be 0 or 1
+	Debit  int64 `json:"debit,omitempty"` // the first debit's amount (negative)
+	Net    int64 `json:"net"`             // card + card-reverse (or transfer-out) amounts
 	Voided bool  `json:"voided,omitempty"`
 }
 
@@ -96,25 +97,59 @@ type fetcher interface {
 	Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error)
 }
 
-// readLedger hands add every entry of the ledger, in stream order, from src.
+// maxEmptyFetches is how many fetches in a row may bring nothing before
+// the audit gives up on reading the rest of the ledger.
+const maxEmptyFetches = 3
+
+// readLedger hands add every entry of the ledger as state describes it, in
+// stream order, from src: those up to state.LastSeq, ignoring any appended
+// since. It fails unless it read exactly the state.Msgs entries the stream
+// held (deleted entries are not in Msgs), so that a read cut short is an
+// error, never a clean audit of part of the ledger.
 func readLedger(ctx context.Context, state jetstream.StreamState, src fetcher, add func(seq uint64, data []byte)) error {
-	for state.LastSeq > 0 {
+	var read, last uint64
+	for empty := 0; last < state.LastSeq && read < state.Msgs; {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("read ledger after seq %d of %d: %w", last, state.LastSeq, err)
+		}
 		batch, err := src.Fetch(fetchBatch, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
-			return fmt.Errorf("read ledger: %w", err)
+			return fmt.Errorf("read ledger after seq %d of %d: %w", last, state.LastSeq, err)
 		}
-		var last uint64
+		n, past := 0, false
 		for m := range batch.Messages() {
-			md, _ := m.Metadata()
-			add(md.Sequence.Stream, m.Data())
-			last = md.Sequence.Stream
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				return fmt.Errorf("read ledger after seq %d: metadata: %w", last, err)
+			}
+			seq := md.Sequence.Stream
+			switch {
+			case seq > state.LastSeq: // appended after the audit began
+				past = true
+				continue
+			case seq <= last:
+				return fmt.Errorf("read ledger: seq %d after seq %d", seq, last)
+			}
+			read, last = read+1, seq
+			add(seq, m.Data())
 		}
-		if batch.Error() != nil {
-			return fmt.Errorf("read ledger: %w", batch.Error())
+		if err := batch.Error(); err != nil {
+			return fmt.Errorf("read ledger after seq %d of %d: %w", last, state.LastSeq, err)
 		}
-		if last >= state.LastSeq || last == 0 {
+		if past {
 			break
 		}
+		if empty = empty + 1; n > 0 {
+			empty = 0
+		}
+		if empty == maxEmptyFetches {
+			return fmt.Errorf("read ledger: nothing after seq %d of %d in %d fetches", last, state.LastSeq, empty)
+		}
+	}
+	if read != state.Msgs {
+		return fmt.Errorf("read ledger: read %d entries up to seq %d, the stream held %d (seq %d-%d, %d deleted)",
+			read, last, state.Msgs, state.FirstSeq, state.LastSeq, state.NumDeleted)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func AuditEntries(entries []Entry) Audit {
 
 type accountState struct {
 	balance, limit int64
-	seen           bool
+	seen, opened   bool
 }
 
 // auditor checks a ledger entry by entry, in stream order, so that the
@@ -40,6 +40,7 @@ type auditor struct {
 	a     Audit
 	accts map[string]*accountState
 	keys  map[string]bool
+	cards map[string]Entry // authorisation ref -> its card debit
 	outs  map[string]Entry // payment ref -> its transfer-out
 	ins   map[string]int   // payment ref -> transfer-ins seen
 }
@@ -49,13 +50,15 @@ func newAuditor() *auditor {
 		a:     Audit{Balances: map[string]int64{}, Refs: map[string]RefSummary{}},
 		accts: map[string]*accountState{},
 		keys:  map[string]bool{},
+		cards: map[string]Entry{},
 		outs:  map[string]Entry{},
 		ins:   map[string]int{},
 	}
 }
 
 // finish checks what can only be checked once every entry is in (every
-// transfer settled once, money conserved) and returns the audit.
+// authorisation's net within its debit, every transfer settled once, money
+// conserved) and returns the audit.
 func (au *auditor) finish() Audit {
 	a := &au.a
 	for id, st := range au.accts {
@@ -63,6 +66,16 @@ func (au *auditor) finish() Audit {
 		a.Total += st.balance
 	}
 	a.Accounts = len(au.accts)
+	for ref, debit := range au.cards {
+		rs := a.Refs[ref]
+		switch {
+		case debit.Amount >= 0: // reported as it was read
+		case rs.Net > 0:
+			a.problem("authorisation %s reversed more than debited: debit %d, net %d", ref, debit.Amount, rs.Net)
+		case rs.Net < debit.Amount:
+			a.problem("authorisation %s moved more than its debit: debit %d, net %d", ref, debit.Amount, rs.Net)
+		}
+	}
 	for ref, out := range au.outs {
 		switch au.ins[ref] {
 		case 0:
@@ -89,44 +102,115 @@ func (au *auditor) add(e Entry) {
 		a.problem("key %s applied twice", e.Key)
 	}
 	au.keys[e.Key] = true
+	au.account(e)
+	switch e.Kind {
+	case KindOpening:
+		a.Opening += e.Amount
+	case KindCard, KindCardReverse:
+		au.card(e)
+	case KindDeclined, KindCardVoid:
+		au.marker(e)
+	case KindTransferOut, KindTransferIn:
+		au.transfer(e)
+	default:
+		if !strings.HasPrefix(e.Kind, "x-") {
+			a.problem("entry %s has unknown kind %q", e.Key, e.Kind)
+		}
+	}
+}
+
+// account checks e against its account's previous entry: its balance
+// follows, its overdraft limit is the same and holds, and an account is
+// opened once.
+func (au *auditor) account(e Entry) {
+	a := &au.a
 	st := au.accts[e.Account]
 	if st == nil {
 		st = &accountState{}
 		au.accts[e.Account] = st
 	}
-	if st.seen || e.Kind != KindOpening {
-		if want := st.balance + e.Amount; e.BalanceAfter != want {
-			a.problem("account %s entry %s: balance_after %d, ledger says %d", e.Account, e.Key, e.BalanceAfter, want)
+	if want := st.balance + e.Amount; e.BalanceAfter != want {
+		a.problem("account %s entry %s: balance_after %d, ledger says %d", e.Account, e.Key, e.BalanceAfter, want)
+	}
+	if st.seen && e.Limit != st.limit {
+		a.problem("account %s overdraft limit changed from %d to %d (entry %s)", e.Account, st.limit, e.Limit, e.Key)
+	}
+	if e.Kind == KindOpening {
+		if st.opened {
+			a.problem("account %s opened twice (entry %s)", e.Account, e.Key)
 		}
+		st.opened = true
 	}
 	st.balance, st.limit, st.seen = e.BalanceAfter, e.Limit, true
 	if e.Amount < 0 && e.BalanceAfter < -e.Limit {
 		a.problem("account %s below its limit: %d < -%d (entry %s)", e.Account, e.BalanceAfter, e.Limit, e.Key)
 	}
-	ref := e.Ref
-	switch e.Kind {
-	case KindOpening:
-		a.Opening += e.Amount
-	case KindCard:
-		a.External += e.Amount
-		rs := a.Refs[ref]
-		rs.Debits++
-		rs.Net += e.Amount
-		if rs.Debits > 1 {
-			a.problem("authorisation %s applied %d times", ref, rs.Debits)
+}
+
+// card checks a card debit or its reversal: card spend is a debit, applied
+// once per authorisation; a reversal is a credit on the account of a debit
+// before it.
+func (au *auditor) card(e Entry) {
+	a := &au.a
+	a.External += e.Amount
+	if e.Ref == "" {
+		a.problem("%s entry %s has no ref", e.Kind, e.Key)
+	}
+	rs := a.Refs[e.Ref]
+	rs.Net += e.Amount
+	if e.Kind == KindCard {
+		if e.Amount >= 0 {
+			a.problem("card entry %s of authorisation %s has amount %d: card spend must be a debit", e.Key, e.Ref, e.Amount)
 		}
-		a.Refs[ref] = rs
-	case KindCardReverse:
-		a.External += e.Amount
-		rs := a.Refs[ref]
-		rs.Net += e.Amount
-		a.Refs[ref] = rs
-	case KindDeclined:
-	case KindCardVoid:
-		rs := a.Refs[ref]
+		rs.Debits++
+		if rs.Debits > 1 {
+			a.problem("authorisation %s applied %d times", e.Ref, rs.Debits)
+		} else {
+			rs.Debit = e.Amount
+			au.cards[e.Ref] = e
+		}
+		a.Refs[e.Ref] = rs
+		return
+	}
+	if e.Amount <= 0 {
+		a.problem("reversal %s of authorisation %s has amount %d: it must be a credit", e.Key, e.Ref, e.Amount)
+	}
+	switch debit, ok := au.cards[e.Ref]; {
+	case !ok:
+		a.problem("reversal %s of authorisation %s has no debit before it", e.Key, e.Ref)
+	case debit.Account != e.Account:
+		a.problem("reversal %s of authorisation %s is on account %s, its debit is on %s", e.Key, e.Ref, e.Account, debit.Account)
+	}
+	a.Refs[e.Ref] = rs
+}
+
+// marker checks a zero-amount marker (declined, card-void): it moves
+// nothing.
+func (au *auditor) marker(e Entry) {
+	a := &au.a
+	if e.Amount != 0 {
+		a.problem("%s marker %s of %s moves %d: a marker must move nothing", e.Kind, e.Key, e.Ref, e.Amount)
+	}
+	if e.Kind == KindCardVoid {
+		rs := a.Refs[e.Ref]
 		rs.Voided = true
-		a.Refs[ref] = rs
-	case KindTransferOut:
+		a.Refs[e.Ref] = rs
+	}
+}
+
+// transfer checks a payment's debit or credit: the debit is negative and
+// once per payment; the credit is positive, after its debit, of the same
+// amount, on the debit's counterparty and naming the debited account.
+func (au *auditor) transfer(e Entry) {
+	a := &au.a
+	ref := e.Ref
+	if ref == "" {
+		a.problem("%s entry %s has no ref", e.Kind, e.Key)
+	}
+	if e.Kind == KindTransferOut {
+		if e.Amount >= 0 {
+			a.problem("payment %s debit %s has amount %d: a transfer-out must be a debit", ref, e.Key, e.Amount)
+		}
 		if _, dup := au.outs[ref]; dup {
 			a.problem("payment %s debited twice", ref)
 		}
@@ -134,17 +218,22 @@ func (au *auditor) add(e Entry) {
 		rs := a.Refs[ref]
 		rs.Debits++
 		rs.Net += e.Amount
+		if rs.Debits == 1 {
+			rs.Debit = e.Amount
+		}
 		a.Refs[ref] = rs
-	case KindTransferIn:
-		au.ins[ref]++
-		if out, ok := au.outs[ref]; !ok {
-			a.problem("payment %s credited before or without its debit", ref)
-		} else if out.Amount != -e.Amount || out.Counterparty != e.Account {
-			a.problem("payment %s credit %d to %s does not match debit %d to %s", ref, e.Amount, e.Account, out.Amount, out.Counterparty)
-		}
-	default:
-		if !strings.HasPrefix(e.Kind, "x-") {
-			a.problem("entry %s has unknown kind %q", e.Key, e.Kind)
-		}
+		return
+	}
+	au.ins[ref]++
+	if e.Amount <= 0 {
+		a.problem("payment %s credit %s has amount %d: a transfer-in must be a credit", ref, e.Key, e.Amount)
+	}
+	out, ok := au.outs[ref]
+	switch {
+	case !ok:
+		a.problem("payment %s credited before or without its debit", ref)
+	case out.Amount != -e.Amount || out.Counterparty != e.Account || e.Counterparty != out.Account:
+		a.problem("payment %s credit %d to %s from %s does not match debit %d from %s to %s",
+			ref, e.Amount, e.Account, e.Counterparty, out.Amount, out.Account, out.Counterparty)
 	}
 }
