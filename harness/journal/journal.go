@@ -3,9 +3,17 @@
 // that crashes or is killed leaves its journal behind; the next run (or
 // `faultline reap`) reads it, kills the processes and undoes the faults.
 //
-// Files live in one directory shared by every run on the machine; each run
-// owns a file per process or fault, named by its run ID. Safe for concurrent
-// use.
+// Files live in one private directory per user (see DefaultDir), shared by
+// that user's runs; each run owns a file per process or fault, named by its
+// run ID. The directory must belong to the user and be writable by nobody
+// else, entry files are written 0600, and every entry is checked again
+// before anything it names is signalled: a process is signalled only
+// through a pidfd, after its start time, boot and binary are found to be
+// the ones recorded (see Reap).
+//
+// It is not a process supervisor: the platform that started a process
+// signals it through the handle it holds; the journal is only for a
+// harness that no longer has one. Safe for concurrent use.
 package journal
 
 import (
@@ -22,57 +30,111 @@ import (
 
 // Entry is one journaled process or fault.
 type Entry struct {
-	Run     string    `json:"run"`
-	Owner   int       `json:"owner"` // PID of the harness that wrote it
-	Kind    string    `json:"kind"`  // process, or a fault kind
-	ID      string    `json:"id"`
-	Target  string    `json:"target,omitempty"`
-	PIDs    []int     `json:"pids,omitempty"` // processes to kill (process) or resume/kill (faults)
-	Exe     string    `json:"exe,omitempty"`  // binary the PIDs run, checked before signalling
+	Run   string `json:"run"`
+	Owner int    `json:"owner"` // PID of the harness that wrote it
+	// OwnerID identifies the owner across PID reuse, so that a dead run
+	// whose PID was taken by another process is not mistaken for a live one.
+	OwnerID *Proc  `json:"owner_id,omitempty"`
+	Kind    string `json:"kind"` // process, or a fault kind
+	ID      string `json:"id"`
+	Target  string `json:"target,omitempty"`
+	PIDs    []int  `json:"pids,omitempty"` // processes to kill (process) or resume/kill (faults)
+	// Procs identifies each of PIDs (start time and boot); a PID without
+	// one, or whose process no longer matches it, is never signalled.
+	Procs   []Proc    `json:"procs,omitempty"`
+	Exe     string    `json:"exe,omitempty"` // binary the PIDs run, checked before signalling
 	Resume  bool      `json:"resume,omitempty"`
 	Created time.Time `json:"created"`
 }
 
+// KindProcess marks a process entry.
+const KindProcess = "process"
+
 // Journal writes entries for one run.
 type Journal struct {
-	dir string
-	run string
-	mu  sync.Mutex
+	dir   string
+	run   string
+	owner *Proc
+	mu    sync.Mutex
 }
 
-// DefaultDir is where journals live unless FAULTLINE_STATE is set.
+// DefaultDir is where journals live: $FAULTLINE_STATE if set, else
+// $XDG_RUNTIME_DIR/faultline, else $TMPDIR/faultline-<uid>. Each user has
+// their own; Open creates it 0700.
 func DefaultDir() string {
 	if d := os.Getenv("FAULTLINE_STATE"); d != "" {
 		return d
 	}
-	return filepath.Join(os.TempDir(), "faultline-journal")
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "faultline")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("faultline-%d", os.Getuid()))
 }
 
-// Open returns the journal of run in dir, creating dir.
+// ErrUnsafeDir is returned (wrapped, with the directory and the fix) when
+// the journal directory is not private to the current user.
+var ErrUnsafeDir = errors.New("unsafe journal directory")
+
+// CheckDir returns an error wrapping ErrUnsafeDir unless dir is a directory
+// (not a symlink) owned by the current user and writable by nobody else. A
+// missing dir gives an error satisfying errors.Is(err, fs.ErrNotExist).
+func CheckDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("journal dir: %w", err)
+	}
+	fix := "remove it, or set FAULTLINE_STATE to a directory of your own with mode 0700"
+	switch st, _ := fi.Sys().(*syscall.Stat_t); {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symlink; %s", ErrUnsafeDir, dir, fix)
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %s is not a directory; %s", ErrUnsafeDir, dir, fix)
+	case st == nil || int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("%w: %s is not owned by you (uid %d); %s", ErrUnsafeDir, dir, os.Geteuid(), fix)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%w: %s is writable by group or others (mode %v); fix: chmod 700 %s", ErrUnsafeDir, dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// Open returns the journal of run in dir, creating dir with mode 0700. It
+// refuses a dir that CheckDir refuses.
 func Open(dir, run string) (*Journal, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal dir: %w", err)
 	}
-	return &Journal{dir: dir, run: run}, nil
+	if err := CheckDir(dir); err != nil {
+		return nil, err
+	}
+	j := &Journal{dir: dir, run: run}
+	if me, err := Identify(os.Getpid()); err == nil {
+		j.owner = &me
+	}
+	return j, nil
 }
 
 // Dir returns the journal's directory.
 func (j *Journal) Dir() string { return j.dir }
 
-func (j *Journal) path(id string) string {
-	return filepath.Join(j.dir, j.run+"--"+strings.NewReplacer("/", "_", " ", "_").Replace(id)+".json")
+func fileName(run, id string) string {
+	return run + "--" + strings.NewReplacer("/", "_", " ", "_").Replace(id) + ".json"
 }
 
-// Write records e (durably) before the caller acts on it.
+func (j *Journal) path(id string) string { return filepath.Join(j.dir, fileName(j.run, id)) }
+
+// Write records e (durably, mode 0600) before the caller acts on it.
 func (j *Journal) Write(e Entry) error {
-	e.Run, e.Owner = j.run, os.Getpid()
+	e.Run, e.Owner, e.OwnerID = j.run, os.Getpid(), j.owner
 	if e.Created.IsZero() {
 		e.Created = time.Now()
 	}
-	b, _ := json.Marshal(e)
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", e.ID, err)
+	}
 	p := j.path(e.ID)
 	tmp := p + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("journal %s: %w", e.ID, err)
 	}
@@ -112,11 +174,17 @@ func (j *Journal) Active() ([]Entry, error) {
 	return out, err
 }
 
-// KindProcess marks a process entry.
-const KindProcess = "process"
-
-// Read returns every entry in dir.
+// Read returns every valid entry in dir, after checking dir with CheckDir
+// (a missing dir holds no entries). A file is read only if it is a regular file owned by the current user and
+// writable by nobody else, and kept only if it parses and is named after
+// its run and ID; every other file is left out with an error (an unparsable
+// file of ours is removed).
 func Read(dir string) ([]Entry, error) {
+	if err := CheckDir(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
@@ -124,14 +192,12 @@ func Read(dir string) ([]Entry, error) {
 	var out []Entry
 	var errs []error
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
+		e, err := readEntry(f)
+		if errors.Is(err, os.ErrNotExist) {
 			continue // removed meanwhile
 		}
-		var e Entry
-		if err := json.Unmarshal(b, &e); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", f, err))
-			_ = os.Remove(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("journal entry %s: %w", f, err))
 			continue
 		}
 		out = append(out, e)
@@ -139,60 +205,32 @@ func Read(dir string) ([]Entry, error) {
 	return out, errors.Join(errs...)
 }
 
-// Alive reports whether pid is running the binary exe ("" skips the check).
-func Alive(pid int, exe string) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	if exe == "" {
-		return true
-	}
-	link, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+// readEntry reads and checks one entry file.
+func readEntry(f string) (Entry, error) {
+	var e Entry
+	fi, err := os.Lstat(f)
 	if err != nil {
-		return false
+		return e, err
 	}
-	return strings.TrimSuffix(link, " (deleted)") == exe
-}
-
-// Reaped says what Reap did.
-type Reaped struct {
-	Runs    []string
-	Killed  []int
-	Resumed []int
-	Entries int
-}
-
-// Reap undoes what dead runs left in dir: it resumes paused processes, kills
-// every process they started and removes their entries. Entries of runs
-// whose harness is still alive are left alone.
-func Reap(dir string) (Reaped, error) {
-	var r Reaped
-	entries, err := Read(dir)
-	runs := map[string]bool{}
-	for _, e := range entries {
-		if e.Owner == os.Getpid() || Alive(e.Owner, "") {
-			continue // a live run's, or our own
-		}
-		runs[e.Run] = true
-		for _, pid := range e.PIDs {
-			if !Alive(pid, e.Exe) {
-				continue
-			}
-			if e.Resume {
-				_ = syscall.Kill(pid, syscall.SIGCONT)
-				r.Resumed = append(r.Resumed, pid)
-			}
-			if e.Kind == KindProcess || !e.Resume {
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				r.Killed = append(r.Killed, pid)
-			}
-		}
-		r.Entries++
-		_ = os.Remove(filepath.Join(dir, e.Run+"--"+strings.NewReplacer("/", "_", " ", "_").Replace(e.ID)+".json"))
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return e, fmt.Errorf("not a regular file (%v): ignored", fi.Mode().Type())
+	case st == nil || int(st.Uid) != os.Geteuid():
+		return e, errors.New("not owned by you: ignored")
+	case fi.Mode().Perm()&0o022 != 0:
+		return e, fmt.Errorf("writable by group or others (mode %v): ignored", fi.Mode().Perm())
 	}
-	for run := range runs {
-		r.Runs = append(r.Runs, run)
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return e, err
 	}
-	return r, err
+	if err := json.Unmarshal(b, &e); err != nil {
+		_ = os.Remove(f)
+		return e, fmt.Errorf("unparsable, removed: %w", err)
+	}
+	if e.Run == "" || filepath.Base(f) != fileName(e.Run, e.ID) {
+		return e, fmt.Errorf("names run %q and id %q, not its file name: ignored", e.Run, e.ID)
+	}
+	return e, nil
 }
