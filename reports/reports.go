@@ -23,9 +23,10 @@ import (
 const Bucket = 500 * time.Millisecond
 
 // WriteDir renders dir/index.html and dir/junit.xml from the run saved in
-// dir, and the trend page of the folder that holds dir.
+// dir, and the trend page of the folder that holds dir. It refuses a
+// results.json that does not match results.schema.json (a *SchemaError).
 func WriteDir(dir string) error {
-	run, err := result.Load(dir)
+	run, err := ReadResults(dir)
 	if err != nil {
 		return fmt.Errorf("read results: %w", err)
 	}

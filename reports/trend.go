@@ -16,7 +16,9 @@ const TrendRuns = 20
 
 // WriteTrend writes runsDir/trend.html from the results.json of the newest
 // TrendRuns run folders in runsDir: per scenario and journey, the success
-// ratio while the faults were on and the recovery time, run by run.
+// ratio while the faults were on and the recovery time, run by run. A
+// results.json that cannot be read or does not match results.schema.json
+// is left out, and the page says which and why.
 func WriteTrend(runsDir string) error {
 	dirs, err := filepath.Glob(filepath.Join(runsDir, "*", "results.json"))
 	if err != nil {
@@ -27,10 +29,13 @@ func WriteTrend(runsDir string) error {
 		dirs = dirs[len(dirs)-TrendRuns:]
 	}
 	var runs []*result.Run
+	var skipped []string
 	for _, f := range dirs {
-		r, err := result.Load(filepath.Dir(f))
+		r, err := ReadResults(filepath.Dir(f))
 		if err != nil {
-			continue // a run being written, or from an older schema
+			// A run being written, or from an older schema.
+			skipped = append(skipped, err.Error())
+			continue
 		}
 		runs = append(runs, r)
 	}
@@ -39,7 +44,9 @@ func WriteTrend(runsDir string) error {
 		return err
 	}
 	defer f.Close()
-	return trendTmpl.Execute(f, trendView(runs))
+	p := trendView(runs)
+	p.Skipped = skipped
+	return trendTmpl.Execute(f, p)
 }
 
 type trendRow struct {
@@ -56,8 +63,9 @@ type trendCell struct {
 }
 
 type trendPage struct {
-	Runs []*result.Run
-	Rows []trendRow
+	Runs    []*result.Run
+	Rows    []trendRow
+	Skipped []string // why each left-out run could not be read
 }
 
 func trendView(runs []*result.Run) trendPage {
@@ -119,5 +127,7 @@ td.l,th.l{text-align:left} .invalid{color:#b00000;font-weight:bold} .unknown{col
 <table><tr><th class="l">scenario</th><th class="l">journey</th><th>trend</th>{{range .Runs}}<th><a href="{{.ID}}/index.html">{{.ID}}</a></th>{{end}}</tr>
 {{range .Rows}}<tr><td class="l">{{.Scenario}}</td><td class="l">{{.Journey}}</td><td><svg width="`+f0(sparkW)+`" height="`+f0(sparkH)+`" role="img" aria-label="success across runs"><polyline fill="none" stroke="#222" stroke-width="1.5" points="{{.Spark}}"/></svg></td>
 {{range .Cells}}<td class="{{.Verdict}}">{{if .Present}}{{if eq .Verdict "invalid"}}✕ {{else if eq .Verdict "unknown"}}? {{end}}{{pct .Success}}<br><small>{{dur .Recovery}}</small>{{else}}–{{end}}</td>{{end}}</tr>{{end}}
-</table></body></html>
+</table>
+{{if .Skipped}}<p>Left out:</p><ul>{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
+</body></html>
 `)
