@@ -5,7 +5,8 @@
 // When card-processing cannot answer in time, card-api queues a void of the
 // message and declines with "issuer unavailable"; its void worker then makes
 // sure that authorisation never moves money (unless an approval was
-// recorded for it meanwhile).
+// recorded for it meanwhile). GET /v1/answers lists the recorded answers
+// for audits (see AnswersPath).
 package cardapi
 
 import (
@@ -63,6 +64,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 	}
 	s := &service{p: p, cp: cp, answers: answers}
 	p.Handle("POST /v1/authorisations", s.serveAuthorisation)
+	p.Handle("GET "+AnswersPath, s.serveAnswers)
 	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
 	return nil
 }
