@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -110,6 +111,15 @@ func (c *Call) idempotent() bool { return c.Method == http.MethodGet || c.Idempo
 // answer is returned as *Error; anything else as *CallError.
 func (c *Client) Do(ctx context.Context, call Call, out any) error {
 	start := time.Now()
+	if spent(ctx) {
+		// The caller's deadline (its own, or the one its caller propagated)
+		// is already spent: no try could be answered in time.
+		err := &CallError{Dep: c.dep, Timeout: !errors.Is(ctx.Err(), context.Canceled), Err: errDeadlineSpent}
+		c.metrics.deadlineSpent.WithLabelValues(c.dep).Inc()
+		c.metrics.clientCalls.WithLabelValues(c.dep, outcome(err)).Inc()
+		return err
+	}
+	caller := ctx
 	timeout := call.Timeout
 	if timeout == 0 {
 		timeout = c.timeout
@@ -149,7 +159,31 @@ func (c *Client) Do(ctx context.Context, call Call, out any) error {
 	}
 	c.metrics.clientLatency.WithLabelValues(c.dep).Observe(time.Since(start).Seconds())
 	c.metrics.clientCalls.WithLabelValues(c.dep, outcome(err)).Inc()
+	if err != nil && caller.Err() != nil {
+		// The caller's context ended the call, not this call's own timeout.
+		c.metrics.callsCancelled.WithLabelValues(c.dep, cause(caller.Err())).Inc()
+	}
 	return err
+}
+
+var errDeadlineSpent = errors.New("not sent: the caller's deadline is already spent")
+
+// spent reports whether ctx is done or has less than a millisecond left,
+// the least X-Deadline-Ms can say.
+func spent(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < time.Millisecond
+}
+
+// cause names why a context ended: CauseCancelled or CauseDeadline.
+func cause(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return CauseDeadline
+	}
+	return CauseCancelled
 }
 
 func outcome(err error) string {
@@ -301,12 +335,18 @@ func (c *Client) breaker(ep string) *gobreaker.CircuitBreaker[*http.Response] {
 		return b
 	}
 	g := c.metrics.breakerState.WithLabelValues(c.dep, ep)
+	changes := map[gobreaker.State]prometheus.Counter{
+		gobreaker.StateOpen:     c.metrics.breakerChanges.WithLabelValues(c.dep, ep, BreakerOpen),
+		gobreaker.StateHalfOpen: c.metrics.breakerChanges.WithLabelValues(c.dep, ep, BreakerHalfOpen),
+		gobreaker.StateClosed:   c.metrics.breakerChanges.WithLabelValues(c.dep, ep, BreakerClosed),
+	}
 	b := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
 		Name:        c.dep + "@" + ep,
 		MaxRequests: 3, // probes let through while half-open
 		Timeout:     DefaultBreakerPeriod,
 		ReadyToTrip: func(cn gobreaker.Counts) bool { return cn.ConsecutiveFailures >= DefaultBreakerFails },
 		OnStateChange: func(_ string, _, to gobreaker.State) {
+			changes[to].Inc()
 			if to == gobreaker.StateOpen {
 				g.Set(1)
 			} else {

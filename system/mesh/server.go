@@ -40,9 +40,11 @@ type Server struct {
 	ready   []ReadyCheck
 	log     *slog.Logger
 
-	draining atomic.Bool
-	started  atomic.Bool
-	holding  atomic.Bool // routes answer 503 "starting" until Open
+	drainTimeout time.Duration
+	draining     atomic.Bool
+	inFlight     atomic.Int64
+	started      atomic.Bool
+	holding      atomic.Bool // routes answer 503 "starting" until Open
 }
 
 // ServerOption configures a Server.
@@ -62,12 +64,16 @@ func WithRateLimit(rps int) ServerOption {
 	}
 }
 
+// WithDrainTimeout sets how long Serve waits for in-flight requests once its
+// context is done (DefaultDrainTimeout).
+func WithDrainTimeout(d time.Duration) ServerOption { return func(s *Server) { s.drainTimeout = d } }
+
 // WithLogger sets the server's logger.
 func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = l } }
 
 // NewServer returns a server for the named service.
 func NewServer(name string, m *Metrics, opts ...ServerOption) *Server {
-	s := &Server{name: name, mux: http.NewServeMux(), metrics: m, log: slog.New(slog.DiscardHandler)}
+	s := &Server{name: name, mux: http.NewServeMux(), metrics: m, log: slog.New(slog.DiscardHandler), drainTimeout: DefaultDrainTimeout}
 	WithRateLimit(DefaultRateLimit)(s)
 	for _, o := range opts {
 		o(s)
@@ -140,19 +146,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.inFlight.Add(1)
+	s.metrics.inFlight.Inc()
 	s.serve(rec, r, pattern)
+	s.metrics.inFlight.Dec()
+	s.inFlight.Add(-1)
+	if err := ctx.Err(); err != nil {
+		// The caller gave up, or the deadline it sent passed, before the
+		// handler answered: whatever the handler did after is wasted.
+		s.metrics.serverCut.WithLabelValues(pattern, cause(err)).Inc()
+	}
+	if s.draining.Load() && !internalRoute(pattern, r.URL.Path) {
+		s.metrics.drainRequests.WithLabelValues(DrainServed).Inc()
+	}
 	s.metrics.serverRequests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
 	s.metrics.serverLatency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
-	internal := pattern == "GET /healthz" || pattern == "GET /readyz" || pattern == "GET /metrics" || isAdmin(r.URL.Path)
-	if !internal {
+	if !internalRoute(pattern, r.URL.Path) {
 		if s.holding.Load() {
 			WriteJSON(w, http.StatusServiceUnavailable, &Error{Code: "starting", Detail: s.name + " is still starting"})
 			return
 		}
 		if s.limiter != nil && !s.limiter.Allow() {
+			s.metrics.rateLimited.WithLabelValues(pattern).Inc()
 			WriteJSON(w, http.StatusTooManyRequests, &Error{Code: "rate_limited", Detail: s.name + " is over its request rate"})
 			return
 		}
@@ -163,9 +181,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// Run listens on addr and serves until ctx is done, then stops accepting,
-// reports not ready, drains in-flight requests for up to DefaultDrainTimeout
-// and returns.
+// internalRoute reports whether a request is for the process itself
+// (health, readiness, metrics, admin) rather than for the service.
+func internalRoute(pattern, path string) bool {
+	return pattern == "GET /healthz" || pattern == "GET /readyz" || pattern == "GET /metrics" || isAdmin(path)
+}
+
+// Run listens on addr and serves until ctx is done, then reports not ready
+// (still serving) for PreStopDelay, stops accepting, drains in-flight
+// requests for up to DefaultDrainTimeout and returns; it returns an error
+// naming how many requests were cut if the drain timed out.
 func (s *Server) Run(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -186,11 +211,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
-	s.log.Info("draining", "service", s.name)
+	s.metrics.draining.Set(1)
+	s.log.Info("draining", "service", s.name, "in_flight", s.inFlight.Load())
 	time.Sleep(PreStopDelay)
-	dctx, cancel := context.WithTimeout(context.Background(), DefaultDrainTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), s.drainTimeout)
 	defer cancel()
 	err := srv.Shutdown(dctx)
+	if err != nil {
+		cut := s.inFlight.Load()
+		s.metrics.drainRequests.WithLabelValues(DrainCut).Add(float64(cut))
+		s.log.Warn("drain timed out", "service", s.name, "cut", cut)
+		err = fmt.Errorf("drain: %d requests still in flight after %v: %w", cut, s.drainTimeout, err)
+	}
 	if e := <-errc; err == nil && !errors.Is(e, http.ErrServerClosed) {
 		err = e
 	}

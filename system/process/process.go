@@ -168,6 +168,9 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 	}
 	defer msgs.Stop()
 	go func() { <-ctx.Done(); msgs.Stop() }()
+	bctx, stopBacklog := context.WithCancel(ctx)
+	defer stopBacklog()
+	go p.watchBacklog(bctx, cons, name)
 	for {
 		m, err := msgs.Next()
 		if err != nil {
@@ -179,12 +182,37 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 		hctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 		err = handler(hctx, m)
 		cancel()
+		p.Metrics.ConsumerHandled(name, err == nil)
 		if err != nil {
 			p.Log.Debug("handler failed; redelivering", "consumer", name, "err", err)
 			_ = m.NakWithDelay(500 * time.Millisecond)
 			continue
 		}
 		_ = m.Ack()
+	}
+}
+
+// BacklogEvery is how often a consumer's backlog is read from the store
+// for the bank_consumer_backlog metric.
+const BacklogEvery = time.Second
+
+// watchBacklog records the durable consumer's backlog (messages pending
+// plus delivered but not acknowledged) every BacklogEvery until ctx is done.
+func (p *Process) watchBacklog(ctx context.Context, cons jetstream.Consumer, name string) {
+	t := time.NewTicker(BacklogEvery)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, BacklogEvery)
+		info, err := cons.Info(ictx)
+		cancel()
+		if err == nil {
+			p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
