@@ -3,6 +3,8 @@
 //	faultline report <run-folder>   render index.html again from a saved run
 //	faultline reap                  recover what crashed runs left behind
 //	faultline bench [-quick]        measure the harness and the bank (docs/PERFORMANCE.md)
+//	faultline soak -n N [-short] [-run REGEX]
+//	                                run the suite N times; count each scenario's verdicts
 //
 // Scenarios themselves run with `go test ./scenarios`.
 package main
@@ -29,7 +31,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: faultline report <run-folder> | reap | bench [-quick]")
+	return errors.New("usage: faultline report <run-folder> | reap | bench [-quick] | soak -n N [-short] [-run REGEX]")
 }
 
 func run(args []string) error {
@@ -54,6 +56,8 @@ func run(args []string) error {
 		return err
 	case "bench":
 		return runBench(ctx, args[1:])
+	case "soak":
+		return runSoak(ctx, args[1:])
 	}
 	return usage()
 }
