@@ -3,12 +3,18 @@ package harness
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/system/balance"
+	"github.com/faultline/faultline/system/cardapi"
+	"github.com/faultline/faultline/system/cardprocessing"
+	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/transactions"
 )
 
@@ -21,6 +27,20 @@ type moneyState struct {
 	mismatches []string
 	err        error
 	drained    time.Duration
+
+	// The answers card-api recorded for this scenario's card
+	// authorisations, read once the audit had drained (see cardAnswers).
+	answers    []check.CardAnswer
+	answersErr error
+}
+
+// cardAnswersCheck is the card-answers check of st: every answer card-api
+// gave the network for this scenario's messages against the ledger.
+func (st moneyState) cardAnswersCheck() check.Result {
+	if st.err != nil {
+		return check.Result{Check: "card-answers", Verdict: check.Unknown, Summary: "audit unavailable: " + st.err.Error()}
+	}
+	return check.CardAnswers(st.answers, st.audit, st.answersErr)
 }
 
 var adminHTTP = &http.Client{Timeout: 20 * time.Second}
@@ -42,24 +62,92 @@ func getJSON(ctx context.Context, url string, v any) error {
 }
 
 // money waits until the bank has drained (every transfer settled, every
-// voided authorisation reversed, every balance equal to its ledger) or
-// DrainTimeout passes, and returns the last audit.
+// voided authorisation reversed, every balance equal to its ledger, every
+// answer card-api gave for the scenario's messages agreeing with the
+// ledger) or DrainTimeout passes, and returns the last audit with those
+// answers.
 func (s *suite) money(ctx context.Context, scenario string) moneyState {
 	t0 := time.Now()
 	var st moneyState
 	ops := s.hist.Ops(scenario)
+	msgs := map[string]bool{}
+	for _, o := range ops {
+		if o.Journey == "card-auth" && o.Key != "" {
+			msgs[o.Key] = true
+		}
+	}
 	for {
 		st = s.audit(ctx, ops)
+		answered := false
 		if st.err == nil && st.audit.Unsettled == 0 && len(st.mismatches) == 0 {
-			break
+			// A "91" whose client gave up before the answer has a void on
+			// its way too: wait for the answers to agree as well.
+			st.answers, st.answersErr = s.cardAnswers(ctx, msgs)
+			if st.cardAnswersCheck().Verdict == check.Valid {
+				break
+			}
+			answered = true
 		}
 		if time.Since(t0) > DrainTimeout {
+			if !answered && st.err == nil {
+				st.answers, st.answersErr = s.cardAnswers(ctx, msgs)
+			}
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	st.drained = time.Since(t0)
 	return st
+}
+
+// answersDeadline is the time card-api is given to list its answers.
+const answersDeadline = 15 * time.Second
+
+// cardAnswers reads the answers card-api recorded (from the first instance
+// that lists them whole) and keeps those for messages in msgs.
+func (s *suite) cardAnswers(ctx context.Context, msgs map[string]bool) ([]check.CardAnswer, error) {
+	var errs []error
+	for _, in := range s.plat.Instances("card-api") {
+		all, err := listCardAnswers(ctx, "http://"+in.Addr+cardapi.AnswersPath)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var out []check.CardAnswer
+		for _, a := range all {
+			if msgs[a.MessageID] {
+				out = append(out, check.CardAnswer{MessageID: a.MessageID, Code: a.Code, Approved: a.Approved})
+			}
+		}
+		return out, nil
+	}
+	if len(errs) == 0 {
+		return nil, errors.New("read card-api answers: no card-api instance")
+	}
+	return nil, errors.Join(errs...)
+}
+
+func listCardAnswers(ctx context.Context, url string) ([]cardprocessing.AuthResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, answersDeadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read card-api answers: %w", err)
+	}
+	req.Header.Set(mesh.HeaderDeadline, strconv.FormatInt(answersDeadline.Milliseconds(), 10))
+	resp, err := adminHTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("read card-api answers: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("read card-api answers: GET %s: status %d", url, resp.StatusCode)
+	}
+	answers, err := cardapi.ReadAnswers(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return answers, nil
 }
 
 func (s *suite) audit(ctx context.Context, ops []history.Op) moneyState {
