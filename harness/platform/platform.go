@@ -10,6 +10,8 @@ package platform
 
 import (
 	"context"
+	"errors"
+	"syscall"
 	"time"
 )
 
@@ -52,3 +54,18 @@ type Platform interface {
 	// Name is the platform's name for reports: local, kind, kube.
 	Name() string
 }
+
+// ProcessHandles is the ability to signal one exact process of an instance
+// through the handle the platform got when it started it (a pidfd on
+// Linux), so that a process that has exited, and whose PID may since belong
+// to anyone, is never signalled. Faults that must act on the very process
+// they journaled (pause and resume it, kill it and see it gone) use it.
+type ProcessHandles interface {
+	// SignalProcess sends sig to instance's process pid. It fails with an
+	// error wrapping ErrNotCurrent when pid is not, or no longer, the
+	// process the platform runs for instance.
+	SignalProcess(instance string, pid int, sig syscall.Signal) error
+}
+
+// ErrNotCurrent means a PID is not the current process of an instance.
+var ErrNotCurrent = errors.New("not the instance's current process")

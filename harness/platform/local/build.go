@@ -58,7 +58,7 @@ func BuildBank(ctx context.Context, root, cacheDir string) (string, error) {
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return "", err
 	}
 	tmp := bin + ".tmp"

@@ -66,10 +66,11 @@ type Platform struct {
 }
 
 var (
-	_ platform.Platform  = (*Platform)(nil)
-	_ platform.Links     = (*Platform)(nil)
-	_ platform.Processes = (*Platform)(nil)
-	_ platform.Readiness = (*Platform)(nil)
+	_ platform.Platform       = (*Platform)(nil)
+	_ platform.Links          = (*Platform)(nil)
+	_ platform.Processes      = (*Platform)(nil)
+	_ platform.ProcessHandles = (*Platform)(nil)
+	_ platform.Readiness      = (*Platform)(nil)
 )
 
 // New returns a local platform; nothing runs until Start.
@@ -147,10 +148,8 @@ func (p *Platform) services() []topology.Service {
 // nodes, then every service replica behind its sidecars, and waits until all
 // are ready. On failure it stops what it started.
 func (p *Platform) Start(ctx context.Context) (err error) {
-	for _, d := range []string{"logs", "store"} {
-		if err := os.MkdirAll(filepath.Join(p.opts.RunDir, d), 0o755); err != nil {
-			return err
-		}
+	if err := p.makeRunDirs(); err != nil {
+		return err
 	}
 	root, err := ModuleRoot()
 	if err != nil {
@@ -183,6 +182,17 @@ func (p *Platform) Start(ctx context.Context) (err error) {
 		return err
 	}
 	p.opts.Progress("mesh ready: %d instances in %v", len(p.order), time.Since(t1).Round(time.Millisecond))
+	return nil
+}
+
+// makeRunDirs creates RunDir/logs and RunDir/store, readable by the user
+// only: logs and store data hold customers' details.
+func (p *Platform) makeRunDirs() error {
+	for _, d := range []string{"logs", "store"} {
+		if err := os.MkdirAll(filepath.Join(p.opts.RunDir, d), 0o700); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -376,14 +386,40 @@ func (p *Platform) PID(instance string) (int, bool) {
 	return pr.pid, pr.pid > 0
 }
 
-// Signal implements platform.Processes.
+// Signal implements platform.Processes: it signals the instance's current
+// process through the handle the platform got when starting it.
 func (p *Platform) Signal(instance string, sig syscall.Signal) error {
-	pid, ok := p.PID(instance)
+	return p.signal(instance, 0, sig)
+}
+
+// SignalProcess implements platform.ProcessHandles.
+func (p *Platform) SignalProcess(instance string, pid int, sig syscall.Signal) error {
+	return p.signal(instance, pid, sig)
+}
+
+// signal sends sig to instance's process, only if it is pid (any, for 0).
+// The handle is a pidfd: if the process exits meanwhile, the signal fails
+// instead of reaching whoever gets its PID next.
+func (p *Platform) signal(instance string, pid int, sig syscall.Signal) error {
+	p.mu.Lock()
+	pr, ok := p.procs[instance]
+	p.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("%s has no running process", instance)
+		return fmt.Errorf("signal %v to %s: no such instance", sig, instance)
 	}
-	if err := syscall.Kill(pid, sig); err != nil {
-		return fmt.Errorf("signal %v to %s (pid %d): %w", sig, instance, pid, err)
+	pr.mu.Lock()
+	h, cur := pr.process, pr.pid
+	pr.mu.Unlock()
+	switch {
+	case h == nil && pid == 0:
+		return fmt.Errorf("%s has no running process", instance)
+	case h == nil || (pid != 0 && pid != cur):
+		return fmt.Errorf("signal %v to %s pid %d: %w", sig, instance, pid, platform.ErrNotCurrent)
+	}
+	if err := h.Signal(sig); errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal %v to %s pid %d: %w", sig, instance, cur, platform.ErrNotCurrent)
+	} else if err != nil {
+		return fmt.Errorf("signal %v to %s (pid %d): %w", sig, instance, cur, err)
 	}
 	return nil
 }
@@ -394,6 +430,12 @@ func (p *Platform) StoreURLs() []string { return append([]string(nil), p.store..
 // Seed runs the bank's seeder for n customers and returns what it created.
 func (p *Platform) Seed(ctx context.Context, n int, sd int64) (seed.Data, error) {
 	out := filepath.Join(p.opts.RunDir, "seed.json")
+	// Created private first: the seeder rewrites it in place, keeping the mode.
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return seed.Data{}, fmt.Errorf("seed: %w", err)
+	}
+	f.Close()
 	cmd := exec.CommandContext(ctx, p.bin, "seed", "--store", strings.Join(p.store, ","), "--customers", fmt.Sprint(n),
 		"--seed", fmt.Sprint(sd), "--out", out)
 	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3")
@@ -401,6 +443,9 @@ func (p *Platform) Seed(ctx context.Context, n int, sd int64) (seed.Data, error)
 		return seed.Data{}, fmt.Errorf("seed: %w\n%s", err, b)
 	}
 	var d seed.Data
+	if err := os.Chmod(out, 0o600); err != nil {
+		return d, fmt.Errorf("seed: %w", err)
+	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		return d, err

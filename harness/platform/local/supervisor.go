@@ -24,6 +24,7 @@ type proc struct {
 
 	mu       sync.Mutex
 	pid      int
+	process  *os.Process // handle (pidfd) of the running process; nil between runs
 	ready    bool
 	stopping bool
 	wake     chan struct{} // closed by stop to cut a restart delay short
@@ -40,7 +41,7 @@ func (p *Platform) supervise(ctx context.Context, pr *proc) {
 			go p.watchReady(ctx, pr, cmd.Process.Pid)
 			err = cmd.Wait()
 			pr.mu.Lock()
-			pr.pid, pr.ready = 0, false
+			pr.pid, pr.process, pr.ready = 0, nil, false
 			pr.mu.Unlock()
 			_ = p.journal.Remove("proc-" + pr.Name)
 		}
@@ -74,7 +75,7 @@ func exitDetail(err error) string {
 }
 
 func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
-	logf, err := os.OpenFile(filepath.Join(p.opts.RunDir, "logs", pr.Name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logf, err := os.OpenFile(filepath.Join(p.opts.RunDir, "logs", pr.Name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -90,9 +91,15 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 		return nil, fmt.Errorf("start %s: %w", pr.Name, err)
 	}
 	pid := cmd.Process.Pid
-	_ = p.journal.Write(journal.Entry{Kind: journal.KindProcess, ID: "proc-" + pr.Name, Target: pr.Name, PIDs: []int{pid}, Exe: p.bin})
+	// Until cmd.Wait the PID stays ours (a zombie keeps it), so the
+	// identity read now is this process's.
+	e := journal.Entry{Kind: journal.KindProcess, ID: "proc-" + pr.Name, Target: pr.Name, PIDs: []int{pid}, Exe: p.bin}
+	if id, err := journal.Identify(pid); err == nil {
+		e.Procs = []journal.Proc{id}
+	}
+	_ = p.journal.Write(e)
 	pr.mu.Lock()
-	pr.pid, pr.ready = pid, false
+	pr.pid, pr.process, pr.ready = pid, cmd.Process, false
 	pr.mu.Unlock()
 	p.emit(platform.EventStarted, pr.Name, fmt.Sprintf("pid %d", pid))
 	return cmd, nil
@@ -126,30 +133,34 @@ func (p *Platform) watchReady(ctx context.Context, pr *proc, pid int) {
 	}
 }
 
+// current returns the handle of the running process, or nil.
+func (pr *proc) current() *os.Process {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.process
+}
+
 // stop ends supervision and the process: SIGTERM, then SIGKILL after grace.
-// A paused process is resumed first so that it can exit.
+// A paused process is resumed first so that it can exit. Signals go through
+// the process handle, so they never reach a process that took its PID.
 func (pr *proc) stop(grace time.Duration) {
 	pr.mu.Lock()
 	if !pr.stopping {
 		pr.stopping = true
 		close(pr.wake)
 	}
-	pid := pr.pid
 	pr.mu.Unlock()
-	if pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGCONT)
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+	if h := pr.current(); h != nil {
+		_ = h.Signal(syscall.SIGCONT)
+		_ = h.Signal(syscall.SIGTERM)
 	}
 	select {
 	case <-pr.done:
 		return
 	case <-time.After(grace):
 	}
-	pr.mu.Lock()
-	pid = pr.pid
-	pr.mu.Unlock()
-	if pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	if h := pr.current(); h != nil {
+		_ = h.Signal(syscall.SIGKILL)
 	}
 	<-pr.done
 }
