@@ -14,7 +14,7 @@ import (
 type Config struct {
 	Platform  string  // FAULTLINE_PLATFORM: local (default)
 	Scale     float64 // FAULTLINE_SCALE: multiplies every scenario duration (default 1; 0.4 in -short)
-	Rate      float64 // FAULTLINE_RATE: multiplies every load rate (default 1)
+	Rate      float64 // FAULTLINE_RATE: multiplies every load rate (default 1; see Scenario.rates for shortened runs)
 	Seed      int64   // FAULTLINE_SEED: seeds data, load and fault targets (default 1)
 	Customers int     // FAULTLINE_CUSTOMERS (default 200)
 	RunsDir   string  // FAULTLINE_RUNS: where run folders go (default <module>/runs)

@@ -1,14 +1,12 @@
 package harness
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
 	"github.com/faultline/faultline/harness/result"
 	"github.com/faultline/faultline/system/topology"
@@ -19,95 +17,141 @@ func journeyTier(j string) int {
 	return f.Tier
 }
 
-// judge runs every checker over the scenario's history and decides its
-// verdict.
-func (s *suite) judge(sc *Scenario, start, end time.Duration, injs []*injection, ls []load.Stats, money moneyState) result.Scenario {
-	ops := s.hist.Ops(sc.Name)
-	res := result.Scenario{Name: sc.Name, Runbook: sc.Runbook, Start: start, End: end, Hold: sc.Hold,
-		Recovery: map[string]time.Duration{}, Load: ls, Windows: map[string][2]time.Duration{}}
-	first, last, ref := end, start, start
-	for _, in := range injs {
-		if in == nil {
-			continue
-		}
-		res.Faults = append(res.Faults, in.step)
-		first, last = min(first, in.step.Injected), max(last, in.step.Recovered)
-		r := in.step.Recovered
-		if sh, ok := in.f.(SelfHealing); ok && sh.SelfHealing() {
-			r = in.step.Injected
+// plan says what sc's history is held to: the fault span (from the moment
+// the first injection began to the moment the last recovery finished), where
+// recovery times count from, and each journey's objective per window.
+func plan(sc *Scenario, start, end time.Duration, faults []result.Fault, selfHealing []bool, ls []load.Stats) result.Plan {
+	span := check.Span{From: end, To: start}
+	ref := start
+	for i, f := range faults {
+		span.From, span.To = min(span.From, f.Injected), max(span.To, f.Recovered)
+		r := f.Recovered
+		if selfHealing[i] {
+			r = f.Injected
 		}
 		ref = max(ref, r)
-		if in.step.Error != "" {
-			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Invalid, Summary: in.step.Name + ": " + in.step.Error})
-		}
 	}
-	steady := check.Window{Name: "steady", From: start, To: start + sc.Steady}
-	during := check.Window{Name: "during", From: first, To: max(first, last)}
-	after := check.Window{Name: "after", From: max(last, end-sc.After/2), To: end}
-	for _, w := range []check.Window{steady, during, after} {
-		res.Windows[w.Name] = [2]time.Duration{w.From, w.To}
+	if len(faults) == 0 {
+		span = check.Span{From: start + sc.Steady, To: start + sc.Steady}
 	}
+	p := result.Plan{Faults: span, AfterLen: sc.After, RecoveryFrom: ref, MaxRecovery: sc.MaxRecovery, Contended: sc.Contention != nil}
 	tier, known := sc.faultTier()
-	res.FaultTier = tier
 	contract := known && tier >= 2
 	for _, st := range ls {
 		j := st.Journey
-		r, stats := check.CheckSLO(ops, j, steady, SteadySLO)
-		res.Checks, res.Stats = append(res.Checks, r), append(res.Stats, stats)
-		hold := slices.Contains(sc.Hold, j)
-		slo := HoldSLO
+		held := slices.Contains(sc.Hold, j)
+		p.Objectives = append(p.Objectives, result.Objective{Journey: j, Window: check.Steady, Check: "slo", SLO: SteadySLO, Informational: !held})
+		during := result.Objective{Journey: j, Window: check.During, Check: "slo", SLO: HoldSLO}
 		if o, ok := sc.HoldSLO[j]; ok {
-			slo = o
+			during.SLO = o
 		}
-		if contract && journeyTier(j) <= 1 {
-			hold, slo = true, SteadySLO
+		switch {
+		case contract && journeyTier(j) <= 1:
+			during.Check, during.SLO = "tier-contract", SteadySLO
+			during.Note = fmt.Sprintf("tier %d fault must not move this tier %d journey: ", tier, journeyTier(j))
+		case !held:
+			during.Informational = true
 		}
-		r, stats = check.CheckSLO(ops, j, during, slo)
+		p.Objectives = append(p.Objectives, during,
+			result.Objective{Journey: j, Window: check.After, Check: "slo", SLO: RecoverySLO, Informational: !held})
+	}
+	return p
+}
+
+// windows cuts res's windows by its plan.
+func windows(res *result.Scenario) check.Windows {
+	f := res.Plan.Faults
+	return check.Cut(res.Start, f.From, res.End, &f, res.Plan.AfterLen)
+}
+
+// Judge runs every checker that reads only saved data (the history, the load
+// figures, the money evidence) over res as its plan says, and returns res
+// with those checks, its stats and recovery times filled in. Checks it does
+// not make (a fault that failed, leftovers, the scenario's own checks) are
+// kept. A checker that panics gives unknown for itself. Judge is what the
+// runner calls after a scenario and what `faultline report -rejudge` calls
+// on a saved run.
+func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Scenario {
+	ws := windows(&res)
+	for _, w := range ws.All() {
+		res.Windows[w.Name] = [2]time.Duration{w.From, w.To}
+	}
+	var kept []check.Result
+	for _, c := range res.Checks {
+		if !judged[c.Check] {
+			kept = append(kept, c)
+		}
+	}
+	res.Checks, res.Stats, res.Recovery = nil, nil, map[string]time.Duration{}
+	byName := map[string]check.Window{check.Steady: ws.Steady, check.During: ws.During, check.After: ws.After}
+	for _, o := range res.Plan.Objectives {
+		r, stats := check.CheckSLO(ops, o.Journey, byName[o.Window], o.SLO)
+		r.Check, r.Summary, r.Informational = o.Check, o.Note+r.Summary, o.Informational
 		res.Stats = append(res.Stats, stats)
-		if hold {
-			if contract && journeyTier(j) <= 1 {
-				r.Check = "tier-contract"
-				r.Summary = fmt.Sprintf("tier %d fault must not move this tier %d journey: %s", tier, journeyTier(j), r.Summary)
-			}
+		if o.Window != check.During || o.Check == "tier-contract" || !o.Informational {
 			res.Checks = append(res.Checks, r)
 		}
-		r, stats = check.CheckSLO(ops, j, after, RecoverySLO)
-		res.Checks, res.Stats = append(res.Checks, r), append(res.Stats, stats)
-		rr, d := check.CheckRecovery(ops, j, ref, end, RecoverySLO, sc.MaxRecovery)
-		res.Checks = append(res.Checks, rr)
+	}
+	for _, st := range res.Load {
+		j := st.Journey
+		var d time.Duration
+		res.Checks = append(res.Checks, check.Safely("recovery", func() check.Result {
+			r, dd := check.CheckRecovery(ops, j, res.Plan.RecoveryFrom, res.End, RecoverySLO, res.Plan.MaxRecovery)
+			d = dd
+			return r
+		}))
 		res.Recovery[j] = d
 		res.Checks = append(res.Checks, loadCheck(st))
 	}
-	if money.err != nil {
-		res.Checks = append(res.Checks, check.Result{Check: "money", Verdict: check.Unknown, Summary: "audit unavailable: " + money.err.Error()})
-	} else {
-		m := check.Money(ops, money.audit, money.mismatches)
-		m.Summary += fmt.Sprintf("; drained in %v", money.drained.Round(time.Millisecond))
-		res.Checks = append(res.Checks, m)
-	}
-	res.Checks = append(res.Checks, check.Exercise(ops, steady), check.Answers(ops), s.leftovers())
-	res.Verdict = check.Valid
-	for _, c := range res.Checks {
-		switch {
-		case c.Verdict == check.Invalid:
-			res.Verdict = check.Invalid
-			msg := fmt.Sprintf("%s check failed", c.Check)
-			if c.Journey != "" {
-				msg += " for journey " + c.Journey
+	res.Checks = append(res.Checks, check.Safely("money", func() check.Result { return moneyCheck(ops, ev) }),
+		check.Safely("exercise", func() check.Result {
+			if res.Plan.Contended {
+				return check.ExerciseContended(ops)
 			}
-			if c.Window != "" {
-				msg += " in window " + c.Window
-			}
-			msg += ": " + c.Summary
-			if len(c.Examples) > 0 {
-				msg += "\n    first bad example: " + c.Examples[0]
-			}
-			res.Failures = append(res.Failures, msg)
-		case c.Verdict == check.Unknown && res.Verdict == check.Valid && c.Check != "slo":
-			res.Verdict = check.Unknown
-		}
-	}
+			return check.Exercise(ops, ws.Steady)
+		}),
+		check.Safely("answers", func() check.Result { return check.Answers(ops) }))
+	res.Checks = append(res.Checks, kept...)
+	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
+}
+
+// judged names the checks Judge makes; it replaces them when it judges a
+// saved scenario again.
+var judged = map[string]bool{"slo": true, "tier-contract": true, "recovery": true, "load": true,
+	"money": true, "exercise": true, "answers": true}
+
+func moneyCheck(ops []history.Op, ev result.Evidence) check.Result {
+	if ev.Error != "" {
+		return check.Result{Check: "money", Verdict: check.Unknown, Summary: "audit unavailable: " + ev.Error}
+	}
+	m := check.Money(ops, ev.Audit, ev.Mismatches)
+	m.Summary += fmt.Sprintf("; drained in %v", ev.Drained.Round(time.Millisecond))
+	return m
+}
+
+// verdict merges the checks (check.Merge) and words each failed one for
+// the test log: check, journey, window, summary and first example.
+func verdict(rs []check.Result) (check.Verdict, []string) {
+	var failures []string
+	for _, c := range rs {
+		if c.Verdict != check.Invalid {
+			continue
+		}
+		msg := fmt.Sprintf("%s check failed", c.Check)
+		if c.Journey != "" {
+			msg += " for journey " + c.Journey
+		}
+		if c.Window != "" {
+			msg += " in window " + c.Window
+		}
+		msg += ": " + c.Summary
+		if len(c.Examples) > 0 {
+			msg += "\n    first bad example: " + c.Examples[0]
+		}
+		failures = append(failures, msg)
+	}
+	return check.Merge(rs), failures
 }
 
 // loadCheck flags load that was not delivered as asked.
@@ -119,50 +163,6 @@ func loadCheck(st load.Stats) check.Result {
 		r.Verdict, r.Summary = check.Unknown, "load under-delivered: "+st.String()
 	case st.LagP99 > maxLag:
 		r.Verdict, r.Summary = check.Unknown, fmt.Sprintf("generator queued: send lag p99 %v > %v; %s", st.LagP99, maxLag, st)
-	}
-	return r
-}
-
-// leftovers checks that nothing is still injected: no journal entry, no
-// toxic on any link, no admin fault on any instance.
-func (s *suite) leftovers() check.Result {
-	r := check.Result{Check: "leftovers", Verdict: check.Valid, Summary: "nothing left injected"}
-	bad := func(format string, args ...any) {
-		r.Verdict = check.Invalid
-		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
-	}
-	active, err := s.journal.Active()
-	if err != nil {
-		bad("journal unreadable: %v", err)
-	}
-	for _, e := range active {
-		bad("journal still holds %s fault %s on %s", e.Kind, e.ID, e.Target)
-	}
-	for _, l := range s.plat.Links("", "") {
-		if t := l.Toxics(); len(t) > 0 {
-			bad("link %s->%s still has toxics %v", l.From().Name, l.To().Name, t)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, in := range s.plat.Instances("") {
-		if in.Service == topology.Store {
-			continue
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.Addr+"/admin/faults", nil)
-		resp, err := adminHTTP.Do(req)
-		if err != nil {
-			continue // not running right now; it restarts with no faults
-		}
-		var list []json.RawMessage
-		_ = json.NewDecoder(resp.Body).Decode(&list)
-		resp.Body.Close()
-		if len(list) > 0 {
-			bad("%s still has %d admin faults", in.Name, len(list))
-		}
-	}
-	if r.Verdict == check.Invalid {
-		r.Summary = fmt.Sprintf("%d faults left injected", len(r.Examples))
 	}
 	return r
 }

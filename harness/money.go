@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/result"
 	"github.com/faultline/faultline/system/balance"
 	"github.com/faultline/faultline/system/cardapi"
 	"github.com/faultline/faultline/system/cardprocessing"
@@ -148,6 +149,23 @@ func listCardAnswers(ctx context.Context, url string) ([]cardprocessing.AuthResp
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	return answers, nil
+}
+
+// evidence is the saved form of m: the audit's per-key summaries are cut to
+// the keys of ops (the whole ledger's would repeat in every scenario).
+func (m moneyState) evidence(ops []history.Op) result.Evidence {
+	ev := result.Evidence{Audit: m.audit, Mismatches: m.mismatches, Drained: m.drained}
+	if m.err != nil {
+		ev.Error = m.err.Error()
+	}
+	refs := map[string]transactions.RefSummary{}
+	for _, o := range ops {
+		if r, ok := m.audit.Refs[o.Key]; ok && o.Key != "" {
+			refs[o.Key] = r
+		}
+	}
+	ev.Audit.Refs = refs
+	return ev
 }
 
 func (s *suite) audit(ctx context.Context, ops []history.Op) moneyState {

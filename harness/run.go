@@ -38,6 +38,10 @@ func Run(t *testing.T, sc Scenario) {
 	if err := s.ensure(); err != nil {
 		t.Fatalf("faultline: the bank did not start: %v", err)
 	}
+	if err := s.gen.Contend(sc.Contention); err != nil {
+		t.Fatalf("faultline: scenario %s cannot run, nothing was injected: %v", sc.Name, err)
+	}
+	defer func() { _ = s.gen.Contend(nil) }()
 	setRunning(sc.Name)
 	defer setRunning("")
 	res := s.run(t, &sc)
@@ -69,18 +73,17 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	// longer than planned (a slow rollout) pushes the end out, and the time
 	// after it must still be observed.
 	var plans []load.Plan
-	for j, r := range sc.rates(s.cfg.Rate) {
+	for j, r := range sc.rates(s.cfg.Rate, s.cfg.Scale) {
 		p := load.Plan{Journey: j, Rate: r, Duration: total + MaxOverrun}
 		if to, ok := sc.RampTo[j]; ok {
 			// The ramp reaches its target at the planned end, then goes on.
-			p.RampTo = r + (to*s.cfg.Rate-r)*float64(p.Duration)/float64(total)
+			p.RampTo = r + (to*r/max(sc.baseRate(j), 1e-9)-r)*float64(p.Duration)/float64(total)
 		}
 		plans = append(plans, p)
 	}
 	sort.Slice(plans, func(i, j int) bool { return plans[i].Journey < plans[j].Journey })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s.gen.Forget()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	loadDone := make(chan []load.Stats, 1)
@@ -112,20 +115,13 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	h.AddEvent(history.Event{Scenario: sc.Name, At: end, Kind: history.Phase, Detail: "drain"})
 	progress("%s: load done; draining queues and auditing the ledger", sc.Name)
 	money := s.money(ctx, sc.Name)
-	res := s.judge(sc, start, end, injs, loadStats, money)
+	res := s.judgeLive(sc, start, end, injs, loadStats, money)
 	for i, c := range sc.Checks {
-		r := c.After(ctx, inspect, befores[i])
+		r := check.Safely(c.Name, func() check.Result { return c.After(ctx, inspect, befores[i]) })
 		r.Check = firstNonEmpty(r.Check, c.Name)
 		res.Checks = append(res.Checks, r)
-		if r.Verdict == check.Invalid {
-			res.Verdict = check.Invalid
-			msg := fmt.Sprintf("%s check failed: %s", r.Check, r.Summary)
-			if len(r.Examples) > 0 {
-				msg += "\n    first bad example: " + r.Examples[0]
-			}
-			res.Failures = append(res.Failures, msg)
-		}
 	}
+	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
 }
 
@@ -178,6 +174,8 @@ func sleepUntil(ctx context.Context, h *history.History, at time.Duration) {
 func (s *suite) inject(ctx context.Context, scenario string, i int, f faults.Fault) *injection {
 	h := s.hist
 	env := &faults.Env{Platform: s.plat, Journal: s.journal, Rand: s.rnd, ID: fmt.Sprintf("%s-%s-%d", s.runID, scenario, i+1)}
+	// Injected is when the injection began: from then on the fault may act,
+	// and requests in flight belong to its window.
 	in := &injection{f: f, env: env, step: result.Fault{Name: f.Name(), ID: env.ID, Injected: h.Now()}}
 	if tg, ok := f.(faults.Targeted); ok {
 		in.step.Services = tg.Services()
@@ -186,7 +184,6 @@ func (s *suite) inject(ctx context.Context, scenario string, i int, f faults.Fau
 	s.injected[env.ID] = func() { _ = f.Recover(context.Background(), env) }
 	s.mu.Unlock()
 	err := f.Inject(ctx, env)
-	in.step.Injected = h.Now()
 	if err != nil {
 		in.step.Error = "inject: " + err.Error()
 		progress("%s: inject %s FAILED: %v", scenario, f.Name(), err)
@@ -227,6 +224,43 @@ func (s *suite) recoverAll(scenario string, injs []*injection) {
 	for _, in := range injs {
 		s.recover(context.Background(), scenario, in)
 	}
+}
+
+// judgeLive judges a scenario that has just run: it saves the money
+// evidence in the run folder, judges the history by the scenario's plan
+// (Judge), and adds the checks only a live run can make: faults that failed
+// to inject, verify or recover, and faults left injected.
+func (s *suite) judgeLive(sc *Scenario, start, end time.Duration, injs []*injection, ls []load.Stats, money moneyState) result.Scenario {
+	res := result.Scenario{Name: sc.Name, Runbook: sc.Runbook, Start: start, End: end, Hold: sc.Hold,
+		Load: ls, Windows: map[string][2]time.Duration{}}
+	var healing []bool
+	for _, in := range injs {
+		if in == nil {
+			continue
+		}
+		res.Faults = append(res.Faults, in.step)
+		sh, ok := in.f.(SelfHealing)
+		healing = append(healing, ok && sh.SelfHealing())
+	}
+	res.FaultTier, _ = sc.faultTier()
+	p := plan(sc, start, end, res.Faults, healing, ls)
+	res.Plan = &p
+	ops := s.hist.Ops(sc.Name)
+	ev := money.evidence(ops)
+	s.mu.Lock()
+	res.Evidence = fmt.Sprintf("evidence-%02d.json", len(s.results)+1)
+	s.mu.Unlock()
+	if err := result.SaveEvidence(s.dir, res.Evidence, ev); err != nil {
+		progress("%s: save evidence: %v", sc.Name, err)
+		res.Evidence = ""
+	}
+	for _, f := range res.Faults {
+		if f.Error != "" {
+			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Invalid, Summary: f.Name + ": " + f.Error})
+		}
+	}
+	res.Checks = append(res.Checks, check.Safely("leftovers", s.leftovers))
+	return Judge(res, ops, ev)
 }
 
 func firstNonEmpty(a, b string) string {

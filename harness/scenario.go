@@ -35,6 +35,9 @@ type Scenario struct {
 	HoldSLO map[string]check.SLO
 	// MaxRecovery bounds every journey's recovery time (DefaultMaxRecovery).
 	MaxRecovery time.Duration
+	// Contention, when set, concentrates card authorisations and payments
+	// on a few accounts held at their limit (see load.Contention).
+	Contention *load.Contention
 	// Checks are the scenario's own expectations.
 	Checks []Check
 	// Unscaled keeps the scenario's durations as written whatever
@@ -161,14 +164,20 @@ func (s *Scenario) Validate() error {
 	return errors.Join(errs...)
 }
 
-// rates returns the scenario's load per journey, scaled.
-func (s *Scenario) rates(scale float64) map[string]float64 {
+// rates returns the scenario's load per journey, each multiplied by rate
+// and, when the scenario's durations were shortened by scale < 1, by
+// 1/scale as well: a shortened run sends faster so that each of its windows
+// holds as many requests as at full length, and stays as judgeable.
+func (s *Scenario) rates(rate, scale float64) map[string]float64 {
+	if scale < 1 && !s.Unscaled {
+		rate /= scale
+	}
 	out := map[string]float64{}
 	for j, r := range DefaultLoad {
-		out[j] = r * scale
+		out[j] = r * rate
 	}
 	for j, r := range s.Load {
-		out[j] = r * scale
+		out[j] = r * rate
 	}
 	for j, r := range out {
 		if r == 0 {
@@ -202,4 +211,13 @@ func (s *Scenario) faultTier() (int, bool) {
 		}
 	}
 	return tier, known
+}
+
+// baseRate is journey j's rate as the scenario wrote it, before any
+// multiplier.
+func (s *Scenario) baseRate(j string) float64 {
+	if r, ok := s.Load[j]; ok {
+		return r
+	}
+	return DefaultLoad[j]
 }

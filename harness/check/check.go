@@ -30,6 +30,9 @@ type Result struct {
 	Verdict  Verdict  `json:"verdict"`
 	Summary  string   `json:"summary"`
 	Examples []string `json:"examples,omitempty"` // the first violations
+	// Informational marks a result whose unknown verdict does not make the
+	// scenario unknown (see Counts).
+	Informational bool `json:"informational,omitempty"`
 }
 
 // MaxExamples bounds the examples a result carries.
@@ -53,12 +56,6 @@ func (s SLO) Validate() error {
 	return nil
 }
 
-// Window is a span of a scenario, as offsets from the run's start.
-type Window struct {
-	Name     string        `json:"name"`
-	From, To time.Duration `json:"-"`
-}
-
 // Stats are a journey's figures over a window.
 type Stats struct {
 	Journey string        `json:"journey"`
@@ -74,15 +71,18 @@ type Stats struct {
 	P95     time.Duration `json:"p95"`
 	P99     time.Duration `json:"p99"`
 	Max     time.Duration `json:"max"`
+
+	sorted []time.Duration // every latency, ascending
 }
 
-// Compute returns the stats of journey's ops that started in w. Percentiles
-// are exact (sorted samples), over every op, failed ones included.
+// Compute returns the stats of journey's requests that belong to w (by
+// Window.Contains). Percentiles are exact (sorted samples), over every
+// request, failed ones included.
 func Compute(ops []history.Op, journey string, w Window) Stats {
 	s := Stats{Journey: journey, Window: w.Name, From: w.From, To: w.To}
 	lats := make([]time.Duration, 0, 64)
 	for _, o := range ops {
-		if o.Journey != journey || o.Start < w.From || o.Start >= w.To || o.Retry {
+		if o.Journey != journey || !w.Contains(o) {
 			continue
 		}
 		s.Count++
@@ -101,31 +101,20 @@ func Compute(ops []history.Op, journey string, w Window) Stats {
 	}
 	s.Success = float64(s.OK) / float64(s.Count)
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	s.sorted = lats
 	s.P50, s.P95, s.P99, s.Max = Quantile(lats, 0.50), Quantile(lats, 0.95), Quantile(lats, 0.99), lats[len(lats)-1]
 	return s
 }
 
-// Quantile returns the q-quantile of sorted samples (nearest rank).
+// Quantile returns the q-quantile of sorted samples (nearest rank). It is
+// the one percentile function of Faultline: checks, charts and benchmarks
+// all use it.
 func Quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
 	i := int(q*float64(len(sorted))+0.999999) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// Holds reports whether s meets slo, and why not.
-func (slo SLO) Holds(s Stats) (Verdict, string) {
-	if s.Count < max(1, slo.MinOps) {
-		return Unknown, fmt.Sprintf("%d ops, fewer than %d", s.Count, max(1, slo.MinOps))
-	}
-	if s.Success < slo.MinSuccess {
-		return Invalid, fmt.Sprintf("success %.2f%% < %.2f%% (%d fail, %d unknown of %d)", 100*s.Success, 100*slo.MinSuccess, s.Fail, s.Unknown, s.Count)
-	}
-	if s.P99 > slo.P99 {
-		return Invalid, fmt.Sprintf("p99 %v > %v", s.P99.Round(time.Millisecond), slo.P99)
-	}
-	return Valid, fmt.Sprintf("success %.2f%%, p99 %v over %d ops", 100*s.Success, s.P99.Round(time.Millisecond), s.Count)
 }
 
 // CheckSLO checks journey's ops in w against slo. Its examples are the
@@ -136,7 +125,7 @@ func CheckSLO(ops []history.Op, journey string, w Window, slo SLO) (Result, Stat
 	r := Result{Check: "slo", Journey: journey, Window: w.Name, Verdict: v, Summary: why}
 	if v == Invalid {
 		for _, o := range ops {
-			if o.Journey != journey || o.Start < w.From || o.Start >= w.To {
+			if o.Journey != journey || !w.Contains(o) {
 				continue
 			}
 			if o.Outcome != history.OK || o.Latency > slo.P99 {

@@ -22,7 +22,7 @@ func Exercise(ops []history.Op, w Window) Result {
 	r := Result{Check: "exercise", Window: w.Name, Verdict: Valid}
 	var sent, approved, declined int
 	for _, o := range ops {
-		if o.Start < w.From || o.Start >= w.To || o.Retry || (o.Journey != "card-auth" && o.Journey != "payments") {
+		if !w.Contains(o) || (o.Journey != "card-auth" && o.Journey != "payments") {
 			continue
 		}
 		sent++
@@ -50,6 +50,37 @@ func Exercise(ops []history.Op, w Window) Result {
 	if share < MinApprovedShare {
 		r.Verdict = Unknown
 		r.Summary += fmt.Sprintf(" (< %.0f%%): the customers have run out of money, so money moved too little to judge; seed more customers (FAULTLINE_CUSTOMERS)", 100*MinApprovedShare)
+	}
+	return r
+}
+
+// MinContended is how many approvals and how many "insufficient funds"
+// declines a contention workload must see for its money to have been
+// exercised at the accounts' limits.
+const MinContended = 20
+
+// ExerciseContended checks that a contention workload really raced at the
+// limit: card authorisations on the hot accounts were approved (money
+// moved) and declined for insufficient funds (the accounts were at their
+// limit) at least MinContended times each. Unknown otherwise.
+func ExerciseContended(ops []history.Op) Result {
+	r := Result{Check: "exercise", Verdict: Valid}
+	var approved, declined int
+	for _, o := range ops {
+		if o.Journey != "card-auth" || o.Superseded || o.Outcome != history.OK {
+			continue
+		}
+		switch o.Result {
+		case balance.CodeApproved:
+			approved++
+		case balance.CodeInsufficientFunds:
+			declined++
+		}
+	}
+	r.Summary = fmt.Sprintf("contended accounts: %d authorisations approved, %d declined at the limit", approved, declined)
+	if approved < MinContended || declined < MinContended {
+		r.Verdict = Unknown
+		r.Summary += fmt.Sprintf(" (each must be at least %d for the race at the limit to have happened)", MinContended)
 	}
 	return r
 }

@@ -23,7 +23,7 @@ const (
 func Recovery(ops []history.Op, journey string, from, end time.Duration, slo SLO) (time.Duration, bool) {
 	var mine []history.Op
 	for _, o := range ops {
-		if o.Journey == journey && o.Start >= from && o.Start < end {
+		if o.Journey == journey && o.Start >= from && o.Start < end && !o.Superseded {
 			mine = append(mine, o)
 		}
 	}
@@ -31,8 +31,7 @@ func Recovery(ops []history.Op, journey string, from, end time.Duration, slo SLO
 	slo.MinOps = max(1, slo.MinOps)
 	run := 0
 	for t := from; t+RecoveryWindow <= end; t += RecoveryStep {
-		v, _ := slo.Holds(Compute(mine, journey, Window{From: t, To: t + RecoveryWindow}))
-		if v == Valid {
+		if slo.Meets(Compute(mine, journey, Window{From: t, To: t + RecoveryWindow})) {
 			run++
 			if run == StableWindows {
 				return t - time.Duration(StableWindows-1)*RecoveryStep - from, true

@@ -43,10 +43,15 @@ type Op struct {
 	Key      string        `json:"k,omitempty"` // the idempotency key (card message id, payment ref)
 	Result   string        `json:"r,omitempty"` // business result: response code or status
 	Amount   int64         `json:"a,omitempty"`
-	// Retry marks a network retry of an earlier unanswered message. SLO
-	// windows skip retries (they belong to the outage of the message they
-	// retry); money checks include them.
-	Retry bool `json:"retry,omitempty"`
+	// Attempts is how many times the client sent this request before the
+	// answer it kept (1 when it did not retry; 0 in older histories).
+	Attempts int `json:"n,omitempty"`
+	// Superseded marks an attempt the client gave up on and sent again (no
+	// answer, a 5xx, a 429): the customer never saw it. SLO windows skip it
+	// (the request is judged by its final answer, with the time it took in
+	// all); the money checks include it, as an attempt whose effect is
+	// unknown (applied at most once).
+	Superseded bool `json:"sup,omitempty"`
 }
 
 // End is when the op completed.

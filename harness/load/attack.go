@@ -17,13 +17,12 @@ import (
 )
 
 // Defaults of an attack: bounded workers and connections, so the generator
-// never runs out of file descriptors, and a client timeout after which an
-// answer is "unknown".
+// never runs out of file descriptors. How long a request may take is the
+// journey's Client's to say.
 const (
 	DefaultWorkers        = 8
 	DefaultMaxWorkers     = 256
 	DefaultConnections    = 64
-	DefaultTimeout        = 3 * time.Second
 	DefaultMaxBody        = 2048
 	DefaultMinSentRatio   = 0.99
 	DefaultMaxLagFraction = 0.05
@@ -91,10 +90,6 @@ func Attack(ctx context.Context, h *history.History, scenario string, g *Gen, pl
 	return out, nil
 }
 
-type pending struct {
-	req request
-}
-
 func attackOne(ctx context.Context, h *history.History, scenario string, g *Gen, p Plan) Stats {
 	j, _ := LookupJourney(p.Journey)
 	return attackJourney(ctx, h, scenario, g, p, j)
@@ -120,14 +115,16 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 		if r.key != "" {
 			t.Header.Set("Idempotency-Key", r.key)
 		}
-		inflight.Store(id, pending{req: r})
+		inflight.Store(id, &pending{req: r})
 		return nil
 	}
-	rt := &seqTransport{next: &http.Transport{MaxIdleConnsPerHost: DefaultConnections, MaxConnsPerHost: DefaultMaxWorkers,
-		IdleConnTimeout: 30 * time.Second, DisableCompression: true}}
+	rt := &clientTransport{next: &http.Transport{MaxIdleConnsPerHost: DefaultConnections, MaxConnsPerHost: DefaultMaxWorkers,
+		IdleConnTimeout: 30 * time.Second, DisableCompression: true},
+		client: j.client, journey: p.Journey, inflight: &inflight, since: h.Since,
+		record: func(o history.Op) { o.Scenario = scenario; h.AddOp(o) }}
 	defer rt.next.CloseIdleConnections()
 	atk := vegeta.NewAttacker(vegeta.Workers(DefaultWorkers), vegeta.MaxWorkers(DefaultMaxWorkers),
-		vegeta.Client(&http.Client{Transport: rt, Timeout: DefaultTimeout,
+		vegeta.Client(&http.Client{Transport: rt, Timeout: j.client.Patience + time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}),
 		vegeta.MaxBody(DefaultMaxBody))
 	pacer := p.pacer()
@@ -143,11 +140,8 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 		op := history.Op{Scenario: scenario, Journey: p.Journey, Start: h.Since(res.Timestamp), Latency: res.Latency,
 			Lag: max(0, lag), Outcome: o, Status: int(res.Code), Error: res.Error, Result: result}
 		if v, ok := inflight.LoadAndDelete(rt.requestID(res.Seq)); ok {
-			req := v.(pending).req
-			op.Key, op.Amount, op.Retry = req.idemKey, req.amount, req.retry
-			if o == history.Unknown && p.Journey == "card-auth" {
-				g.unanswered(req)
-			}
+			pd := v.(*pending)
+			op.Key, op.Amount, op.Attempts = pd.req.idemKey, pd.req.amount, pd.attempts
 		}
 		h.AddOp(op)
 	}
@@ -199,25 +193,4 @@ func stats(p Plan, sent int, lags []time.Duration, ran time.Duration) Stats {
 // String summarises s for progress lines.
 func (s Stats) String() string {
 	return s.Journey + ": sent " + strconv.Itoa(s.Sent) + fmt.Sprintf(" of %.0f (%.1f%%), send lag p99 %v", s.Asked, 100*s.SentRatio, s.LagP99.Round(time.Microsecond))
-}
-
-// seqTransport remembers which request ID vegeta sent under each sequence
-// number, so that a result with no answer (a timeout, a reset) can still be
-// tied to the request, its idempotency key and amount.
-type seqTransport struct {
-	next *http.Transport
-	ids  sync.Map // vegeta seq (string) -> X-Request-Id
-}
-
-func (t *seqTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	t.ids.Store(r.Header.Get("X-Vegeta-Seq"), r.Header.Get("X-Request-Id"))
-	return t.next.RoundTrip(r)
-}
-
-func (t *seqTransport) requestID(seq uint64) string {
-	v, ok := t.ids.LoadAndDelete(strconv.FormatUint(seq, 10))
-	if !ok {
-		return ""
-	}
-	return v.(string)
 }

@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -35,30 +34,34 @@ type request struct {
 	method, url, token, key string
 	body                    any
 	amount                  int64
-	idemKey                 string // the key the history records (message id, payment ref)
-	retry                   bool   // a network retry of an unanswered message
+	idemKey                 string        // the key the history records (message id, payment ref)
+	repick                  func() string // a fresh URL for a retry: the balancer picks again
 }
 
 // Journey is one customer feature's traffic: how to build a request and how
 // to judge its answer.
 type Journey struct {
 	Name     string
+	client   Client // how its client retries
 	build    func(g *Gen) request
 	classify func(res *vegeta.Result) (history.Outcome, string)
 }
 
+// Client returns how the journey's client behaves.
+func (j Journey) Client() Client { return j.client }
+
 // Journeys lists every journey, one per feature of the tier table.
 func Journeys() []Journey {
 	return []Journey{
-		{Name: "card-auth", build: (*Gen).cardAuth, classify: classifyCardAuth},
-		{Name: "support", build: (*Gen).support, classify: classifyPlain},
-		{Name: "payments", build: (*Gen).payment, classify: classifyPayment},
-		{Name: "freeze", build: (*Gen).freeze, classify: classifyPlain},
-		{Name: "balance", build: (*Gen).balance, classify: classifyPlain},
-		{Name: "feed", build: (*Gen).feed, classify: classifyPlain},
-		{Name: "emoji", build: (*Gen).emoji, classify: classifyPlain},
-		{Name: "profile", build: (*Gen).profile, classify: classifyPlain},
-		{Name: "merchant-logos", build: (*Gen).logo, classify: classifyPlain},
+		{Name: "card-auth", client: CardNetwork, build: (*Gen).cardAuth, classify: classifyCardAuth},
+		{Name: "support", client: App, build: (*Gen).support, classify: classifyPlain},
+		{Name: "payments", client: App, build: (*Gen).payment, classify: classifyPayment},
+		{Name: "freeze", client: App, build: (*Gen).freeze, classify: classifyPlain},
+		{Name: "balance", client: App, build: (*Gen).balance, classify: classifyPlain},
+		{Name: "feed", client: App, build: (*Gen).feed, classify: classifyPlain},
+		{Name: "emoji", client: App, build: (*Gen).emoji, classify: classifyPlain},
+		{Name: "profile", client: App, build: (*Gen).profile, classify: classifyPlain},
+		{Name: "merchant-logos", client: App, build: (*Gen).logo, classify: classifyPlain},
 	}
 }
 
@@ -80,11 +83,6 @@ func init() {
 	}
 }
 
-// RetryRatio is the share of card authorisations that are network retries
-// (same message id) of earlier messages that got no answer, when there are
-// such messages.
-const RetryRatio = 0.05
-
 // Gen makes realistic requests from the seeded customers. Safe for
 // concurrent use.
 type Gen struct {
@@ -94,10 +92,10 @@ type Gen struct {
 	ingress Ingress
 	holders []seed.Customer // card holders and payers
 	freezer []seed.Customer // customers whose cards the freeze journey toggles
-	retry   []sent          // card authorisations that got no answer, to send again
 	n       uint64
 	prefix  string
 	frozen  map[string]bool
+	hot     []seed.Customer // the accounts a contention workload concentrates on
 }
 
 // NewGen returns a generator over d, seeded with sd. prefix makes keys
@@ -123,59 +121,40 @@ func (g *Gen) id() string {
 
 func (g *Gen) holder() seed.Customer { return g.holders[g.rnd.IntN(len(g.holders))] }
 
-// sent is a request and when it was built.
-type sent struct {
-	request
-	at time.Time
-}
-
-// retryAfter is how long the network waits after an unanswered message
-// before it sends it again.
-const retryAfter = time.Second
-
-// unanswered notes a card authorisation that got no answer; the network will
-// send it again.
-func (g *Gen) unanswered(r request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.retry) < 1024 {
-		g.retry = append(g.retry, sent{r, time.Now()})
-	}
-}
-
-// Forget drops pending retries (between scenarios).
-func (g *Gen) Forget() {
-	g.mu.Lock()
-	g.retry = nil
-	g.mu.Unlock()
-}
-
 func (g *Gen) cardAuth() request {
-	if len(g.retry) > 0 && time.Since(g.retry[0].at) > retryAfter && g.rnd.Float64() < RetryRatio {
-		r := g.retry[0].request
-		g.retry = g.retry[1:]
-		r.retry = true
-		r.url = "http://" + g.pick(g.ingress.CardAPI()) + "/v1/authorisations"
-		return r
-	}
-	c := g.holder()
+	c := g.spender()
 	m := g.data.Merchants[g.rnd.IntN(len(g.data.Merchants))]
 	id := g.id()
 	amount := int64(100 + g.rnd.IntN(4900))
-	r := request{method: http.MethodPost, url: "http://" + g.pick(g.ingress.CardAPI()) + "/v1/authorisations", amount: amount, idemKey: id, key: id,
+	r := request{method: http.MethodPost, url: g.cardAPIURL(), amount: amount, idemKey: id, key: id, repick: g.locked(g.cardAPIURL),
 		body: map[string]any{"message_id": id, "card_id": c.Card, "amount": amount, "currency": "GBP", "merchant": m}}
 	return r
 }
 
 func (g *Gen) edge(c seed.Customer, method, path string, body any) request {
-	return request{method: method, url: "http://" + g.pick(g.ingress.Edge()) + path, token: c.Token, body: body}
+	return request{method: method, url: g.edgeURL(path), token: c.Token, body: body,
+		repick: g.locked(func() string { return g.edgeURL(path) })}
+}
+
+// edgeURL and cardAPIURL pick a ready ingress instance, as a load balancer
+// would. The caller holds g.mu.
+func (g *Gen) edgeURL(path string) string { return "http://" + g.pick(g.ingress.Edge()) + path }
+
+func (g *Gen) cardAPIURL() string {
+	return "http://" + g.pick(g.ingress.CardAPI()) + "/v1/authorisations"
+}
+
+// locked wraps f to run under g.mu, for retries made outside the builders.
+func (g *Gen) locked(f func() string) func() string {
+	return func() string {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return f()
+	}
 }
 
 func (g *Gen) payment() request {
-	from, to := g.holder(), g.holder()
-	for to.ID == from.ID {
-		to = g.holder()
-	}
+	from, to := g.payers()
 	key := g.id()
 	amount := int64(100 + g.rnd.IntN(1900))
 	r := g.edge(from, http.MethodPost, "/v1/payments", map[string]any{"from": from.Account, "to": to.Account, "amount": amount, "currency": "GBP"})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/system/transactions"
 )
 
 // Fault is what the run saves of one injected fault.
@@ -40,6 +41,67 @@ type Scenario struct {
 	Load      []load.Stats                `json:"load"`
 	FaultTier int                         `json:"fault_tier"` // most important tier the faults touched
 	Failures  []string                    `json:"failures,omitempty"`
+	// Plan is what the checks held the history to, so that `faultline
+	// report -rejudge` can judge the saved history again.
+	Plan *Plan `json:"plan,omitempty"`
+	// Evidence names the file in the run folder holding the money
+	// evidence (the ledger audit) the checks read.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// Plan is what a scenario's history is judged against: its windows and the
+// objective of each journey in each window.
+type Plan struct {
+	Faults       check.Span    `json:"faults"`        // first injection began, last recovery done
+	AfterLen     time.Duration `json:"after_len"`     // the planned time after the faults
+	RecoveryFrom time.Duration `json:"recovery_from"` // recovery times count from here
+	MaxRecovery  time.Duration `json:"max_recovery"`
+	Objectives   []Objective   `json:"objectives"`
+	Contended    bool          `json:"contended,omitempty"` // the load raced on a few accounts at their limit
+}
+
+// Objective is one journey's SLO in one window. Check is "slo", or
+// "tier-contract" where the scenario's fault tier forbids the journey to move.
+type Objective struct {
+	Journey string    `json:"journey"`
+	Window  string    `json:"window"`
+	Check   string    `json:"check"`
+	SLO     check.SLO `json:"slo"`
+	Note    string    `json:"note,omitempty"` // said before the SLO's own summary
+	// Informational marks an objective whose unknown verdict (too few
+	// requests) does not make the scenario unknown: the steady and after
+	// windows of journeys the scenario does not hold.
+	Informational bool `json:"informational,omitempty"`
+}
+
+// Evidence is the money evidence saved with a scenario: the ledger audit
+// after the queues drained (its per-key summaries cut to the keys the
+// scenario used), the balance service's disagreements with it, and why it
+// could not be read, if it could not.
+type Evidence struct {
+	Audit      transactions.Audit `json:"audit"`
+	Mismatches []string           `json:"mismatches,omitempty"`
+	Error      string             `json:"error,omitempty"`
+	Drained    time.Duration      `json:"drained"`
+}
+
+// SaveEvidence writes e to name in dir, readable only by its owner.
+func SaveEvidence(dir, name string, e Evidence) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name), b, 0o600)
+}
+
+// LoadEvidence reads the evidence file name in dir.
+func LoadEvidence(dir, name string) (Evidence, error) {
+	var e Evidence
+	b, err := os.ReadFile(filepath.Join(dir, filepath.Base(name)))
+	if err != nil {
+		return e, err
+	}
+	return e, json.Unmarshal(b, &e)
 }
 
 // Run is the whole run.
@@ -66,7 +128,7 @@ func (r *Run) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "results.json"), b, 0o644)
+	return os.WriteFile(filepath.Join(dir, "results.json"), b, 0o600)
 }
 
 // Load reads results.json from dir.

@@ -1,0 +1,35 @@
+package scenarios
+
+import (
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/load"
+)
+
+// A contention workload in the manner of Jepsen's bank test: concurrent
+// debits on a few accounts at their limit, while the services that decide
+// and record them fail.
+
+func TestContendedAccountsWhileBalanceAndLedgerFail(t *testing.T) {
+	harness.Run(t, harness.Scenario{
+		Runbook: `Steady state: card authorisations all on four accounts that hold almost
+nothing and may not go overdrawn; payments move money between them and top
+them up, so that concurrent debits keep racing for the last pounds.
+Fault: SIGKILL one balance replica (the one deciding debits), then freeze one
+transactions (ledger) replica for 5s, so that retries, a restarted decider and a
+stale writer that wakes up all race on the same accounts.
+Expect: no account goes below its limit, no debit is lost or applied twice (the
+ledger's chain of balances is unbroken), every approval is in the ledger exactly
+once; card authorisations keep being answered.`,
+		Contention: &load.Contention{Accounts: 4},
+		Load:       map[string]float64{"payments": 30},
+		Faults: []harness.Step{
+			{At: 0, For: 6 * time.Second, Fault: &faults.Kill{Target: faults.One("balance")}},
+			{At: 3 * time.Second, For: 5 * time.Second, Fault: &faults.Pause{Target: faults.One("transactions")}},
+		},
+		Hold: []string{"card-auth"},
+	})
+}
