@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -39,42 +40,75 @@ func (in *Inspect) Ops() []history.Op { return in.s.hist.Ops(in.scenario) }
 func (in *Inspect) Data() seed.Data { return in.s.data }
 
 // Metric sums a counter or gauge over every instance of service, keeping
-// only samples whose labels include labels.
+// only samples whose labels include labels. An instance that cannot be read
+// makes it fail.
 func (in *Inspect) Metric(ctx context.Context, service, name string, labels map[string]string) (float64, error) {
+	per, err := in.MetricByInstance(ctx, service, name, labels)
+	if err != nil {
+		return 0, err
+	}
 	total := 0.0
+	for _, v := range per {
+		total += v
+	}
+	return total, nil
+}
+
+// MetricByInstance is Metric per instance (keyed by instance name). It reads
+// every instance it can and returns what it read with the errors of those
+// it could not read, joined.
+func (in *Inspect) MetricByInstance(ctx context.Context, service, name string, labels map[string]string) (map[string]float64, error) {
+	out := map[string]float64{}
+	var errs []error
 	for _, inst := range in.s.plat.Instances(service) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+inst.Addr+"/metrics", nil)
-		resp, err := adminHTTP.Do(req)
+		v, err := scrape(ctx, inst.Addr, name, labels)
 		if err != nil {
-			return 0, fmt.Errorf("metrics of %s: %w", inst.Name, err)
-		}
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		fams, err := p.TextToMetricFamilies(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return 0, fmt.Errorf("metrics of %s: %w", inst.Name, err)
-		}
-		fam := fams[name]
-		if fam == nil {
+			errs = append(errs, fmt.Errorf("metrics of %s: %w", inst.Name, err))
 			continue
 		}
-	metrics:
-		for _, m := range fam.GetMetric() {
-			for k, v := range labels {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || (lp.GetName() == k && lp.GetValue() == v)
-				}
-				if !found {
-					continue metrics
-				}
+		out[inst.Name] = v
+	}
+	return out, errors.Join(errs...)
+}
+
+// Events returns the scenario's fault, platform and phase events so far.
+func (in *Inspect) Events() []history.Event { return in.s.hist.Events(in.scenario) }
+
+// scrape reads /metrics at addr and sums the samples of name whose labels
+// include labels.
+func scrape(ctx context.Context, addr, name string, labels map[string]string) (float64, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	resp, err := adminHTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	fam := fams[name]
+	if fam == nil {
+		return 0, nil
+	}
+metrics:
+	for _, m := range fam.GetMetric() {
+		for k, v := range labels {
+			found := false
+			for _, lp := range m.GetLabel() {
+				found = found || (lp.GetName() == k && lp.GetValue() == v)
 			}
-			switch {
-			case m.Counter != nil:
-				total += m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				total += m.GetGauge().GetValue()
+			if !found {
+				continue metrics
 			}
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			total += m.GetGauge().GetValue()
 		}
 	}
 	return total, nil

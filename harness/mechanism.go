@@ -1,0 +1,378 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/system/mesh"
+)
+
+// Check builders for the mechanisms docs/BANK.md promises for calls between
+// services (docs/PROMISES.md lists which scenario uses which). Each returns
+// a Check that is invalid when the mechanism demonstrably did not act while
+// the fault was on, and unknown when the bank could not be read.
+
+// counters is a per-instance reading of one counter.
+type counters map[string]float64
+
+// increase is the counter's rise from before to after, summed over the
+// instances read both times. An instance whose counter went down was
+// restarted in between: its rise is what it counted since the restart (the
+// counts of the process that died are lost, so this is a lower bound).
+func increase(before, after counters) float64 {
+	total := 0.0
+	for inst, a := range after {
+		b := before[inst]
+		if a < b {
+			b = 0
+		}
+		total += a - b
+	}
+	return total
+}
+
+// MetricRises is a check that counter metric of service, summed over its
+// instances and over the samples whose labels include labels, rises by at
+// least min between just before the first fault and after the queues have
+// drained. why says in a few words what the rise shows (for the summary).
+func MetricRises(name, service, metric string, labels map[string]string, min float64, why string) Check {
+	what := metric + formatLabels(labels) + " of " + service
+	return Check{
+		Name: name,
+		Before: func(ctx context.Context, in *Inspect) (any, error) {
+			return in.MetricByInstance(ctx, service, metric, labels)
+		},
+		After: func(ctx context.Context, in *Inspect, before any) check.Result {
+			b, ok := before.(map[string]float64)
+			if !ok || len(b) == 0 {
+				return check.Result{Verdict: check.Unknown, Summary: "no baseline of " + what + " was read before the faults"}
+			}
+			a, err := in.MetricByInstance(ctx, service, metric, labels)
+			if err != nil {
+				return check.Result{Verdict: check.Unknown, Summary: "cannot read " + what + ": " + err.Error()}
+			}
+			d := increase(b, a)
+			r := check.Result{Verdict: check.Valid, Summary: fmt.Sprintf("%s rose by %.0f (at least %.0f wanted): %s", what, d, min, why)}
+			if d < min {
+				r.Verdict = check.Invalid
+				r.Summary = fmt.Sprintf("%s rose by %.0f, fewer than %.0f: the mechanism did not act (%s)", what, d, min, why)
+			}
+			return r
+		},
+	}
+}
+
+// Ejections is a check that the callers' circuit breakers ejected an
+// endpoint of dep at least min times (transitions to open, summed over the
+// instances of every caller).
+func Ejections(name, dep string, min float64, callers ...string) Check {
+	labels := map[string]string{"dep": dep, "to": mesh.BreakerOpen}
+	return Check{
+		Name: name,
+		Before: func(ctx context.Context, in *Inspect) (any, error) {
+			out := map[string]counters{}
+			var first error
+			for _, c := range callers {
+				v, err := in.MetricByInstance(ctx, c, mesh.MetricBreakerChanges, labels)
+				out[c] = v
+				first = cmpOr(first, err)
+			}
+			return out, first
+		},
+		After: func(ctx context.Context, in *Inspect, before any) check.Result {
+			b, _ := before.(map[string]counters)
+			total := 0.0
+			var parts []string
+			for _, c := range callers {
+				if len(b[c]) == 0 {
+					return check.Result{Verdict: check.Unknown, Summary: "no baseline of " + c + "'s breakers was read before the faults"}
+				}
+				a, err := in.MetricByInstance(ctx, c, mesh.MetricBreakerChanges, labels)
+				if err != nil {
+					return check.Result{Verdict: check.Unknown, Summary: "cannot read " + c + "'s breakers: " + err.Error()}
+				}
+				d := increase(b[c], a)
+				total += d
+				parts = append(parts, fmt.Sprintf("%s %.0f", c, d))
+			}
+			r := check.Result{Verdict: check.Valid, Summary: fmt.Sprintf("endpoints of %s ejected %.0f times (%s; at least %.0f wanted)", dep, total, strings.Join(parts, ", "), min)}
+			if total < min {
+				r.Verdict = check.Invalid
+				r.Summary = fmt.Sprintf("endpoints of %s ejected %.0f times (%s), fewer than %.0f: failure detection did not eject the failing endpoint", dep, total, strings.Join(parts, ", "), min)
+			}
+			return r
+		},
+	}
+}
+
+// DrainEvery is how often GracefulDrain samples the stopping services.
+const DrainEvery = 100 * time.Millisecond
+
+// drainSampler records, per instance, whether it was ever seen draining
+// and how many requests it answered after SIGTERM. A draining process's
+// metrics die with it, so they are sampled while the faults are on rather
+// than read after.
+type drainSampler struct {
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	draining map[string]bool
+	served   map[string]float64
+}
+
+func (d *drainSampler) run(ctx context.Context, in *Inspect, services []string) {
+	defer close(d.done)
+	t := time.NewTicker(DrainEvery)
+	defer t.Stop()
+	for {
+		for _, svc := range services {
+			for _, inst := range in.s.plat.Instances(svc) {
+				sctx, cancel := context.WithTimeout(ctx, DrainEvery)
+				v, err := scrape(sctx, inst.Addr, mesh.MetricDraining, nil)
+				if err == nil && v > 0 {
+					served, _ := scrape(sctx, inst.Addr, mesh.MetricDrainRequests, map[string]string{"outcome": mesh.DrainServed})
+					d.mu.Lock()
+					d.draining[inst.Name] = true
+					d.served[inst.Name] = max(d.served[inst.Name], served)
+					d.mu.Unlock()
+				}
+				cancel()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// GracefulDrain is a check that instances of services stopped during the
+// scenario drained: each was seen draining (not ready, still serving) after
+// its SIGTERM, and each exited with status 0, which a bank process only
+// does when its drain finished within its bound (a timed-out drain, one that
+// cut requests, exits 1). It samples the services' metrics every DrainEvery
+// while the faults are on, since a stopping process's metrics go with it.
+func GracefulDrain(name string, services ...string) Check {
+	return Check{
+		Name: name,
+		Before: func(ctx context.Context, in *Inspect) (any, error) {
+			d := &drainSampler{stop: make(chan struct{}), done: make(chan struct{}), draining: map[string]bool{}, served: map[string]float64{}}
+			go d.run(ctx, in, services)
+			return d, nil
+		},
+		After: func(ctx context.Context, in *Inspect, before any) check.Result {
+			d, ok := before.(*drainSampler)
+			if !ok {
+				return check.Result{Verdict: check.Unknown, Summary: "the drain sampler did not start"}
+			}
+			close(d.stop)
+			<-d.done
+			stopped := map[string]bool{}
+			for _, s := range services {
+				for _, inst := range in.s.plat.Instances(s) {
+					stopped[inst.Name] = false
+				}
+			}
+			var exits, bad []string
+			for _, e := range in.Events() {
+				if _, ours := stopped[e.Target]; !ours || e.Kind != platform.EventExited {
+					continue
+				}
+				exits = append(exits, e.Target)
+				if e.Detail != "exit status 0" {
+					bad = append(bad, fmt.Sprintf("%s at %v: %s", e.Target, e.At.Round(time.Millisecond), e.Detail))
+				}
+			}
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			seen, served := 0, 0.0
+			for _, inst := range exits {
+				if d.draining[inst] {
+					seen++
+				}
+				served += d.served[inst]
+			}
+			summary := fmt.Sprintf("%d instances of %s exited, %d exited 0, %d seen draining (serving %.0f requests after SIGTERM)",
+				len(exits), strings.Join(services, ", "), len(exits)-len(bad), seen, served)
+			r := check.Result{Verdict: check.Valid, Summary: summary, Examples: bad}
+			switch {
+			case len(exits) == 0:
+				r.Verdict, r.Summary = check.Unknown, "no instance of "+strings.Join(services, ", ")+" was stopped: nothing drained"
+			case len(bad) > 0:
+				r.Verdict, r.Summary = check.Invalid, "a stopped instance did not drain cleanly: "+summary
+			case seen == 0:
+				r.Verdict, r.Summary = check.Invalid, "no stopped instance was ever seen draining (exited without its pre-stop drain): "+summary
+			}
+			return r
+		},
+	}
+}
+
+// CaughtUp is a check that deferred work caught up with nothing left
+// behind: once the faults are over, every named durable consumer of service
+// handled messages and its backlog (pending plus unacknowledged) returns to
+// zero within limit.
+func CaughtUp(name, service string, limit time.Duration, consumers ...string) Check {
+	return Check{
+		Name: name,
+		Before: func(ctx context.Context, in *Inspect) (any, error) {
+			out := map[string]counters{}
+			var first error
+			for _, c := range consumers {
+				v, err := in.MetricByInstance(ctx, service, mesh.MetricConsumerMessages, map[string]string{"consumer": c, "outcome": "ok"})
+				out[c] = v
+				first = cmpOr(first, err)
+			}
+			return out, first
+		},
+		After: func(ctx context.Context, in *Inspect, before any) check.Result {
+			b, _ := before.(map[string]counters)
+			handled := map[string]float64{}
+			backlog := map[string]float64{}
+			err := in.Eventually(ctx, limit, func() error {
+				for _, c := range consumers {
+					a, err := in.MetricByInstance(ctx, service, mesh.MetricConsumerMessages, map[string]string{"consumer": c, "outcome": "ok"})
+					if err != nil {
+						return err
+					}
+					handled[c] = increase(b[c], a)
+					if backlog[c], err = in.Metric(ctx, service, mesh.MetricConsumerBacklog, map[string]string{"consumer": c}); err != nil {
+						return err
+					}
+					if backlog[c] > 0 {
+						return fmt.Errorf("consumer %s of %s still has %.0f messages to handle", c, service, backlog[c])
+					}
+				}
+				return nil
+			})
+			var parts []string
+			idle := []string{}
+			for _, c := range consumers {
+				parts = append(parts, fmt.Sprintf("%s handled %.0f, backlog %.0f", c, handled[c], backlog[c]))
+				if handled[c] == 0 {
+					idle = append(idle, c)
+				}
+			}
+			sort.Strings(idle)
+			summary := service + ": " + strings.Join(parts, "; ")
+			r := check.Result{Verdict: check.Valid, Summary: summary}
+			switch {
+			case err != nil && strings.Contains(err.Error(), "metrics of"):
+				r.Verdict, r.Summary = check.Unknown, "cannot read the consumers' metrics: "+err.Error()
+			case err != nil:
+				r.Verdict, r.Summary = check.Invalid, fmt.Sprintf("deferred work did not catch up within %v: %v; %s", limit, err, summary)
+			case len(b) == 0:
+				r.Verdict, r.Summary = check.Unknown, "no baseline was read before the faults; "+summary
+			case len(idle) > 0:
+				r.Verdict, r.Summary = check.Invalid, "consumers handled nothing during the scenario ("+strings.Join(idle, ", ")+"): "+summary
+			}
+			return r
+		},
+	}
+}
+
+// faultSpan is when the scenario's faults were on: from the first injection
+// to the last recovery, as the history records them.
+func faultSpan(evs []history.Event) (from, to time.Duration, ok bool) {
+	for _, e := range evs {
+		switch e.Kind {
+		case history.FaultInjected:
+			if !ok || e.At < from {
+				from = e.At
+			}
+			ok = true
+		case history.FaultRecovered:
+			to = max(to, e.At)
+		}
+	}
+	return from, max(from, to), ok
+}
+
+// FailsWhileFaulted is a check, from the history, that at least min
+// requests of journey that started while the faults were on did not
+// succeed: the fault really reached the journey it is said to break.
+func FailsWhileFaulted(name, journey string, min int) Check {
+	return Check{
+		Name: name,
+		After: func(ctx context.Context, in *Inspect, _ any) check.Result {
+			from, to, ok := faultSpan(in.Events())
+			if !ok {
+				return check.Result{Verdict: check.Unknown, Summary: "no fault was injected"}
+			}
+			st := check.Compute(in.Ops(), journey, check.Window{Name: "faults", From: from, To: to})
+			failed := st.Fail + st.Unknown
+			r := check.Result{Journey: journey, Verdict: check.Valid,
+				Summary: fmt.Sprintf("%d of %d %s requests failed while the faults were on (%v-%v)", failed, st.Count, journey, from.Round(time.Millisecond), to.Round(time.Millisecond))}
+			switch {
+			case st.Count == 0:
+				r.Verdict = check.Unknown
+			case failed < min:
+				r.Verdict, r.Summary = check.Invalid, fmt.Sprintf("the fault did not reach %s: %s, fewer than %d", journey, r.Summary, min)
+			}
+			return r
+		},
+	}
+}
+
+// AnsweredWithin is a check, from the history, that every request of
+// journey that started while the faults were on got an answer, success or
+// failure, within bound: a journey that must "fail fast" fails within its
+// callers' deadlines instead of hanging.
+func AnsweredWithin(name, journey string, bound time.Duration) Check {
+	return Check{
+		Name: name,
+		After: func(ctx context.Context, in *Inspect, _ any) check.Result {
+			from, to, ok := faultSpan(in.Events())
+			if !ok {
+				return check.Result{Verdict: check.Unknown, Summary: "no fault was injected"}
+			}
+			ops := in.Ops()
+			st := check.Compute(ops, journey, check.Window{Name: "faults", From: from, To: to})
+			r := check.Result{Journey: journey, Verdict: check.Valid,
+				Summary: fmt.Sprintf("%d %s requests while the faults were on: %d failed, %d unanswered, slowest %v (bound %v)",
+					st.Count, journey, st.Fail, st.Unknown, st.Max.Round(time.Millisecond), bound)}
+			switch {
+			case st.Count == 0:
+				r.Verdict = check.Unknown
+			case st.Max > bound || st.Unknown > 0:
+				r.Verdict, r.Summary = check.Invalid, "not answered within the deadline: "+r.Summary
+				for _, o := range ops {
+					if o.Journey == journey && o.Start >= from && o.Start < to && (o.Latency > bound || o.Outcome == history.Unknown) && len(r.Examples) < check.MaxExamples {
+						r.Examples = append(r.Examples, check.DescribeOp(o))
+					}
+				}
+			}
+			return r
+		},
+	}
+}
+
+func formatLabels(labels map[string]string) string {
+	if len(labels) == 0 {
+		return ""
+	}
+	var kv []string
+	for k, v := range labels {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return "{" + strings.Join(kv, ",") + "}"
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
