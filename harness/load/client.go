@@ -30,7 +30,7 @@ type Client struct {
 	Patience time.Duration // how long the customer waits in all
 }
 
-// The clients of the journeys (docs/CLIENTS.md says why each behaves so).
+// The clients of the journeys (docs/VERDICTS.md says what each one does).
 var (
 	// CardNetwork is the card scheme: it resends a message the issuer did
 	// not answer once, quickly, within its own deadline, and otherwise
