@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/harness/check"
@@ -122,7 +123,7 @@ func (o Options) runOnce(ctx context.Context, dir string, n int) (Outcome, error
 	// its bank; kill only if it has not ended a minute later.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
-	progress("soak %d/%d: go %v (output in %s)", n, o.N, cmd.Args[1:], out.Log)
+	progress("soak %d/%d: go %s (output in %s)", n, o.N, strings.Join(cmd.Args[1:], " "), out.Log)
 	t0 := time.Now()
 	runErr := cmd.Run()
 	var exit *exec.ExitError

@@ -169,7 +169,7 @@ func TestSoakRunsTheSuiteNTimes(t *testing.T) {
 	assert.Equal(t, filepath.Join(dir, "soak-3.log"), outs[2].Log)
 
 	require.Len(t, progress, 6)
-	assert.True(t, strings.HasPrefix(progress[0], "soak 1/3: go [test ./scenarios"), progress[0])
+	assert.True(t, strings.HasPrefix(progress[0], "soak 1/3: go test ./scenarios -count=1 -timeout 1h0m0s -short -run TestC$ (output in "), progress[0])
 	assert.True(t, strings.HasPrefix(progress[3], "soak 2/3: 2 valid, 1 invalid, 0 unknown after "), progress[3])
 
 	s := soak.Summarize(outs)
