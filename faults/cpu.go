@@ -16,13 +16,14 @@ import (
 
 // CPUPressure squeezes the selected instances onto one core and runs Burners
 // busy processes on that same core, so that they get a fraction of a CPU,
-// like a noisy neighbour or a tight CPU limit. Recover kills the burners and
-// gives the instances every core back.
+// like a noisy neighbour or a tight CPU limit. Recover kills the burners
+// (through their process handles) and gives the instances every core back,
+// unless they have exited meanwhile.
 type CPUPressure struct {
 	Target  Selector
 	Burners int // default 2
 
-	pids    []int
+	targets []journal.Proc
 	burners []*exec.Cmd
 }
 
@@ -88,11 +89,17 @@ func (c *CPUPressure) Inject(ctx context.Context, env *Env) error {
 		if !ok {
 			return fmt.Errorf("cpu pressure on %s: not running", in.Name)
 		}
-		c.pids = append(c.pids, pid)
+		id, err := journal.Identify(pid)
+		if err != nil {
+			return fmt.Errorf("cpu pressure on %s: %w", in.Name, err)
+		}
+		c.targets = append(c.targets, id)
 	}
 	// Burners are journaled after they start (their PIDs are needed), but
 	// the entry is written before they get a core: a crash in between leaves
 	// them only until the journal's reap.
+	var bp []int
+	var ids []journal.Proc
 	for range c.count() {
 		cmd := exec.Command(procs.Binary(), "burn", "--threads", "1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -100,18 +107,22 @@ func (c *CPUPressure) Inject(ctx context.Context, env *Env) error {
 			return fmt.Errorf("start burner: %w", err)
 		}
 		c.burners = append(c.burners, cmd)
+		bp = append(bp, cmd.Process.Pid)
+		// Identified before Wait can reap it: the PID is still this burner's.
+		if id, err := journal.Identify(cmd.Process.Pid); err == nil {
+			ids = append(ids, id)
+		}
 		go func() { _ = cmd.Wait() }()
 	}
-	var bp []int
-	for _, b := range c.burners {
-		bp = append(bp, b.Process.Pid)
-	}
-	if err := env.Journal.Write(journal.Entry{Kind: "cpu", ID: env.ID, Target: strings.Join(names(insts), ","), PIDs: bp, Exe: procs.Binary()}); err != nil {
+	if err := env.Journal.Write(journal.Entry{Kind: "cpu", ID: env.ID, Target: strings.Join(names(insts), ","), PIDs: bp, Procs: ids, Exe: procs.Binary()}); err != nil {
 		return err
 	}
 	var errs []error
-	for _, pid := range append(bp, c.pids...) {
+	for _, pid := range bp {
 		errs = append(errs, setAffinity(pid, oneCore()))
+	}
+	for _, t := range c.targets {
+		errs = append(errs, setAffinity(t.PID, oneCore()))
 	}
 	return errors.Join(errs...)
 }
@@ -119,20 +130,22 @@ func (c *CPUPressure) Inject(ctx context.Context, env *Env) error {
 // Verify implements Fault: burners run and targets are pinned to one core.
 func (c *CPUPressure) Verify(ctx context.Context, env *Env) (string, error) {
 	for _, b := range c.burners {
-		if !journal.Alive(b.Process.Pid, "") {
+		if b.Process.Signal(syscall.Signal(0)) != nil {
 			return "", fmt.Errorf("burner %d is not running", b.Process.Pid)
 		}
 	}
-	for _, pid := range c.pids {
+	var pids []int
+	for _, t := range c.targets {
 		var s unix.CPUSet
-		if err := unix.SchedGetaffinity(pid, &s); err != nil {
+		if err := unix.SchedGetaffinity(t.PID, &s); err != nil {
 			return "", err
 		}
 		if s.Count() != 1 || !s.IsSet(pressureCore) {
-			return "", fmt.Errorf("pid %d has affinity of %d cores", pid, s.Count())
+			return "", fmt.Errorf("pid %d has affinity of %d cores", t.PID, s.Count())
 		}
+		pids = append(pids, t.PID)
 	}
-	return fmt.Sprintf("%d burners on core %d with pids %v", len(c.burners), pressureCore, c.pids), nil
+	return fmt.Sprintf("%d burners on core %d with pids %v", len(c.burners), pressureCore, pids), nil
 }
 
 // Recover implements Fault.
@@ -141,8 +154,11 @@ func (c *CPUPressure) Recover(ctx context.Context, env *Env) error {
 		_ = b.Process.Kill()
 	}
 	c.burners = nil
-	for _, pid := range c.pids {
-		_ = setAffinity(pid, allCores()) // a process that died meanwhile needs nothing
+	for _, t := range c.targets {
+		if t.Running() { // a process that died meanwhile needs nothing; its PID's new owner is not ours
+			_ = setAffinity(t.PID, allCores())
+		}
 	}
+	c.targets = nil
 	return env.Journal.Remove(env.ID)
 }

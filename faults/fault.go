@@ -57,8 +57,16 @@ type Env struct {
 // ErrUnsupported is returned when the platform lacks an ability a fault needs.
 var ErrUnsupported = errors.New("not supported by this platform")
 
-func processes(env *Env) (platform.Processes, error) {
-	p, ok := env.Platform.(platform.Processes)
+// processControl is what process faults need of a platform: PIDs to
+// journal and watch, and signals that reach exactly the process named
+// (through its handle), never one that took its PID after it exited.
+type processControl interface {
+	platform.Processes
+	platform.ProcessHandles
+}
+
+func processes(env *Env) (processControl, error) {
+	p, ok := env.Platform.(processControl)
 	if !ok {
 		return nil, fmt.Errorf("signal processes on %s: %w", env.Platform.Name(), ErrUnsupported)
 	}

@@ -57,7 +57,7 @@ func (f *Flap) Inject(ctx context.Context, env *Env) error {
 	go func() {
 		defer close(f.done)
 		for fctx.Err() == nil {
-			if err := procs.Signal(f.name, syscall.SIGKILL); err == nil {
+			if err := procs.Signal(f.name, syscall.SIGKILL); err == nil { // through the process handle
 				f.mu.Lock()
 				f.kills++
 				f.mu.Unlock()

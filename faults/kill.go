@@ -13,6 +13,8 @@ import (
 // Kill sends Signal (SIGKILL unless set) to the selected instances. The
 // platform restarts them, as a ReplicaSet would; Recover waits until they are
 // ready again. With SIGTERM it is a graceful stop: the instance drains first.
+// The signal goes through the platform's handle on the process, never to a
+// bare PID.
 type Kill struct {
 	Target Selector
 	Signal syscall.Signal
@@ -63,23 +65,29 @@ func (k *Kill) Inject(ctx context.Context, env *Env) error {
 		return err
 	}
 	for _, in := range insts {
-		k.pids[in.Name], _ = procs.PID(in.Name)
-		if err := procs.Signal(in.Name, k.sig()); err != nil {
+		pid, ok := procs.PID(in.Name)
+		if !ok {
+			return fmt.Errorf("kill %s: not running", in.Name)
+		}
+		k.pids[in.Name] = pid
+		if err := procs.SignalProcess(in.Name, pid, k.sig()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Verify implements Fault: the signalled processes are gone.
+// Verify implements Fault: the signalled processes are gone (the platform
+// has waited for them), whoever holds their PIDs now.
 func (k *Kill) Verify(ctx context.Context, env *Env) (string, error) {
+	procs, err := processes(env)
+	if err != nil {
+		return "", err
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for _, name := range k.killed {
-		for journal.Alive(k.pids[name], "") {
-			if time.Now().After(deadline) {
-				return "", fmt.Errorf("%s (pid %d) still running after %v", name, k.pids[name], k.sig())
-			}
-			time.Sleep(10 * time.Millisecond)
+		if err := waitGone(ctx, procs, name, k.pids[name], time.Until(deadline)); err != nil {
+			return "", fmt.Errorf("after %v: %w", k.sig(), err)
 		}
 	}
 	return fmt.Sprintf("%s gone (%v)", strings.Join(k.killed, ", "), k.sig()), nil

@@ -13,7 +13,9 @@ import (
 
 // Pause freezes the selected instances with SIGSTOP: connections stay open
 // and nothing answers, as with a stalled VM or a stop-the-world pause.
-// Recover resumes them with SIGCONT.
+// Recover resumes them with SIGCONT. Both signals go through the platform's
+// handle on the very process that was journaled: a process that exited
+// meanwhile is left alone, and so is whoever got its PID.
 type Pause struct {
 	Target Selector
 
@@ -41,20 +43,25 @@ func (p *Pause) Inject(ctx context.Context, env *Env) error {
 	}
 	p.pids = map[string]int{}
 	var list []int
+	var ids []journal.Proc
 	for _, in := range insts {
 		pid, ok := procs.PID(in.Name)
 		if !ok {
 			return fmt.Errorf("pause %s: not running", in.Name)
 		}
+		id, err := journal.Identify(pid)
+		if err != nil {
+			return fmt.Errorf("pause %s: %w", in.Name, err)
+		}
 		p.pids[in.Name] = pid
-		list = append(list, pid)
+		list, ids = append(list, pid), append(ids, id)
 	}
 	if err := env.Journal.Write(journal.Entry{Kind: "pause", ID: env.ID, Target: strings.Join(names(insts), ","),
-		PIDs: list, Exe: procs.Binary(), Resume: true}); err != nil {
+		PIDs: list, Procs: ids, Exe: procs.Binary(), Resume: true}); err != nil {
 		return err
 	}
 	for name, pid := range p.pids {
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		if err := procs.SignalProcess(name, pid, syscall.SIGSTOP); err != nil {
 			return fmt.Errorf("pause %s: %w", name, err)
 		}
 	}
@@ -94,8 +101,10 @@ func procState(pid int) (string, error) {
 
 // Recover implements Fault.
 func (p *Pause) Recover(ctx context.Context, env *Env) error {
-	for _, pid := range p.pids {
-		_ = syscall.Kill(pid, syscall.SIGCONT) // a process that died meanwhile needs nothing
+	if procs, err := processes(env); err == nil {
+		for name, pid := range p.pids {
+			_ = procs.SignalProcess(name, pid, syscall.SIGCONT) // a process that died meanwhile needs nothing
+		}
 	}
 	return env.Journal.Remove(env.ID)
 }

@@ -63,8 +63,12 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 		var errs []error
 		for _, s := range r.Of {
 			for _, in := range env.Platform.Instances(s) {
-				old, _ := procs.PID(in.Name)
-				if err := procs.Signal(in.Name, syscall.SIGTERM); err != nil {
+				old, ok := procs.PID(in.Name)
+				if !ok {
+					errs = append(errs, fmt.Errorf("restart %s: not running", in.Name))
+					continue
+				}
+				if err := procs.SignalProcess(in.Name, old, syscall.SIGTERM); err != nil {
 					errs = append(errs, err)
 					continue
 				}
