@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -110,7 +111,8 @@ func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Sce
 			}
 			return check.Exercise(ops, ws.Steady)
 		}),
-		check.Safely("answers", func() check.Result { return check.Answers(ops) }))
+		check.Safely("answers", func() check.Result { return check.Answers(ops) }),
+		check.Safely("card-answers", func() check.Result { return cardAnswersCheck(ev) }))
 	res.Checks = append(res.Checks, kept...)
 	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
@@ -119,7 +121,20 @@ func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Sce
 // judged names the checks Judge makes; it replaces them when it judges a
 // saved scenario again.
 var judged = map[string]bool{"slo": true, "tier-contract": true, "recovery": true, "load": true,
-	"money": true, "exercise": true, "answers": true}
+	"money": true, "exercise": true, "answers": true, "card-answers": true}
+
+// cardAnswersCheck compares the answers card-api gave the network with the
+// ledger (check.CardAnswers).
+func cardAnswersCheck(ev result.Evidence) check.Result {
+	if ev.Error != "" {
+		return check.Result{Check: "card-answers", Verdict: check.Unknown, Summary: "audit unavailable: " + ev.Error}
+	}
+	var readErr error
+	if ev.AnswersError != "" {
+		readErr = errors.New(ev.AnswersError)
+	}
+	return check.CardAnswers(ev.CardAnswers, ev.Audit, readErr)
+}
 
 func moneyCheck(ops []history.Op, ev result.Evidence) check.Result {
 	if ev.Error != "" {

@@ -154,9 +154,12 @@ func listCardAnswers(ctx context.Context, url string) ([]cardprocessing.AuthResp
 // evidence is the saved form of m: the audit's per-key summaries are cut to
 // the keys of ops (the whole ledger's would repeat in every scenario).
 func (m moneyState) evidence(ops []history.Op) result.Evidence {
-	ev := result.Evidence{Audit: m.audit, Mismatches: m.mismatches, Drained: m.drained}
+	ev := result.Evidence{Audit: m.audit, Mismatches: m.mismatches, Drained: m.drained, CardAnswers: m.answers}
 	if m.err != nil {
 		ev.Error = m.err.Error()
+	}
+	if m.answersErr != nil {
+		ev.AnswersError = m.answersErr.Error()
 	}
 	refs := map[string]transactions.RefSummary{}
 	for _, o := range ops {

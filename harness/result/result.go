@@ -83,6 +83,10 @@ type Evidence struct {
 	Mismatches []string           `json:"mismatches,omitempty"`
 	Error      string             `json:"error,omitempty"`
 	Drained    time.Duration      `json:"drained"`
+	// CardAnswers are the answers card-api recorded for the scenario's
+	// messages; AnswersError says why they could not be read.
+	CardAnswers  []check.CardAnswer `json:"card_answers,omitempty"`
+	AnswersError string             `json:"answers_error,omitempty"`
 }
 
 // SaveEvidence writes e to name in dir, readable only by its owner.
