@@ -100,7 +100,8 @@ func newSuite(cfg Config) (*suite, error) {
 	now := time.Now()
 	id := now.UTC().Format("20060102-150405") + fmt.Sprintf("-%04x", rand.IntN(0x10000))
 	dir := filepath.Join(runs, id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Private: logs, seed data and history name customers and accounts.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	_ = os.Remove(filepath.Join(runs, "latest"))
@@ -110,7 +111,10 @@ func newSuite(cfg Config) (*suite, error) {
 		progress("reap: %v", err)
 	}
 	if reaped.Entries > 0 {
-		progress("reaped %d journal entries of crashed runs %v: killed %d processes, resumed %d", reaped.Entries, reaped.Runs, len(reaped.Killed), len(reaped.Resumed))
+		progress("reaped %d journal entries of crashed runs %v: killed %d processes, resumed %d, skipped %d", reaped.Entries, reaped.Runs, len(reaped.Killed), len(reaped.Resumed), len(reaped.Skipped))
+	}
+	for _, s := range reaped.Skipped {
+		progress("reap: left alone %v", s)
 	}
 	j, err := journal.Open(journal.DefaultDir(), id)
 	if err != nil {

@@ -53,6 +53,9 @@ func run(args []string) error {
 	case "reap":
 		r, err := journal.Reap(journal.DefaultDir())
 		fmt.Printf("reaped %d entries of runs %v: killed %d processes, resumed %d\n", r.Entries, r.Runs, len(r.Killed), len(r.Resumed))
+		for _, s := range r.Skipped {
+			fmt.Printf("left alone %v\n", s)
+		}
 		return err
 	case "bench":
 		return runBench(ctx, args[1:])

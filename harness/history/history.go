@@ -93,7 +93,7 @@ func New(dir string) (*History, error) {
 		return h, nil
 	}
 	for _, name := range []string{"ops.jsonl", "events.jsonl"} {
-		f, err := os.Create(filepath.Join(dir, name))
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("history: %w", err)
 		}

@@ -394,6 +394,9 @@ func (p *Platform) Signal(instance string, sig syscall.Signal) error {
 
 // SignalProcess implements platform.ProcessHandles.
 func (p *Platform) SignalProcess(instance string, pid int, sig syscall.Signal) error {
+	if pid <= 0 {
+		return fmt.Errorf("signal %v to %s pid %d: %w", sig, instance, pid, platform.ErrNotCurrent)
+	}
 	return p.signal(instance, pid, sig)
 }
 

@@ -95,6 +95,7 @@ func TestSignalGoesToTheExactProcess(t *testing.T) {
 	p, _, pid := launchSleep(t)
 	err := p.SignalProcess("sleep-0", pid+1, syscall.SIGSTOP)
 	require.ErrorIs(t, err, platform.ErrNotCurrent)
+	require.ErrorIs(t, p.SignalProcess("sleep-0", 0, syscall.SIGSTOP), platform.ErrNotCurrent)
 	require.NoError(t, p.SignalProcess("sleep-0", pid, syscall.SIGSTOP))
 	require.Eventually(t, func() bool { return procState(t, pid) == "T" }, 2*time.Second, 10*time.Millisecond)
 	require.NoError(t, p.SignalProcess("sleep-0", pid, syscall.SIGCONT))
