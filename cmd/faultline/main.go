@@ -1,6 +1,8 @@
 // Command faultline is a thin command line over the harness and reports:
 //
-//	faultline report <run-folder>   render index.html again from a saved run
+//	faultline report [-rejudge] <run-folder>
+//	                                render index.html again from a saved run
+//	                                (-rejudge: judge its history again first)
 //	faultline reap                  recover what crashed runs left behind
 //	faultline bench [-quick]        measure the harness and the bank (docs/PERFORMANCE.md)
 //	faultline soak -n N [-short] [-run REGEX]
@@ -18,6 +20,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/bench"
 	"github.com/faultline/faultline/harness/journal"
 	"github.com/faultline/faultline/reports"
@@ -31,7 +34,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: faultline report <run-folder> | reap | bench [-quick] | soak -n N [-short] [-run REGEX]")
+	return errors.New("usage: faultline report [-rejudge] <run-folder> | reap | bench [-quick] | soak -n N [-short] [-run REGEX]")
 }
 
 func run(args []string) error {
@@ -42,14 +45,7 @@ func run(args []string) error {
 	defer stop()
 	switch args[0] {
 	case "report":
-		if len(args) != 2 {
-			return usage()
-		}
-		if err := reports.WriteDir(args[1]); err != nil {
-			return err
-		}
-		fmt.Println(args[1] + "/index.html")
-		return nil
+		return runReport(args[1:])
 	case "reap":
 		r, err := journal.Reap(journal.DefaultDir())
 		fmt.Printf("reaped %d entries of runs %v: killed %d processes, resumed %d\n", r.Entries, r.Runs, len(r.Killed), len(r.Resumed))
@@ -84,4 +80,28 @@ func runBench(ctx context.Context, args []string) error {
 	bench.SidecarHop(5000, out)
 	out("== whole mesh")
 	return bench.Mesh(ctx, cardRates, step, 50*time.Millisecond, out)
+}
+
+func runReport(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	rejudge := fs.Bool("rejudge", false, "judge the saved history again with today's checkers before rendering")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usage()
+	}
+	dir := fs.Arg(0)
+	if *rejudge {
+		changed, err := harness.Rejudge(dir)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("judged again: %d scenario verdicts changed\n", changed)
+	}
+	if err := reports.WriteDir(dir); err != nil {
+		return err
+	}
+	fmt.Println(dir + "/index.html")
+	return nil
 }
