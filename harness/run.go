@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func Run(t *testing.T, sc Scenario) {
 	defer func() { _ = s.gen.Contend(nil) }()
 	setRunning(sc.Name)
 	defer setRunning("")
-	res := s.run(t, &sc)
+	res := s.runSafely(t, &sc)
 	s.mu.Lock()
 	s.results = append(s.results, res)
 	s.mu.Unlock()
@@ -52,6 +53,21 @@ func Run(t *testing.T, sc Scenario) {
 	for _, f := range res.Failures {
 		t.Error(f)
 	}
+}
+
+// runSafely runs sc; if the harness itself panics (after every fault has
+// been recovered by run's own deferred recovery), the scenario is saved as
+// unknown with the panic as its reason, the test fails, and the suite goes
+// on to save and render the run instead of dying with no results.
+func (s *suite) runSafely(t *testing.T, sc *Scenario) (res result.Scenario) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = result.Scenario{Name: sc.Name, Runbook: sc.Runbook, Verdict: check.Unknown,
+				Checks: []check.Result{{Check: "harness", Verdict: check.Unknown, Summary: fmt.Sprintf("the harness failed: %v", p)}}}
+			t.Errorf("faultline: the harness failed in %s (faults recovered; verdict unknown): %v\n%s", sc.Name, p, debug.Stack())
+		}
+	}()
+	return s.run(t, sc)
 }
 
 // injection is one fault as scheduled in this run.
@@ -100,8 +116,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	sleepUntil(ctx, h, start+sc.Steady-200*time.Millisecond)
 	for i, c := range sc.Checks {
 		if c.Before != nil {
-			var err error
-			if befores[i], err = c.Before(ctx, inspect); err != nil {
+			if err := safeBefore(ctx, c, inspect, &befores[i]); err != nil {
 				progress("%s: check %s: baseline: %v", sc.Name, c.Name, err)
 			}
 		}
@@ -224,6 +239,18 @@ func (s *suite) recoverAll(scenario string, injs []*injection) {
 	for _, in := range injs {
 		s.recover(context.Background(), scenario, in)
 	}
+}
+
+// safeBefore takes a scenario check's baseline; a panic is an error (the
+// check's After then sees a nil baseline and says unknown).
+func safeBefore(ctx context.Context, c Check, in *Inspect, out *any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("baseline failed: %v", p)
+		}
+	}()
+	*out, err = c.Before(ctx, in)
+	return err
 }
 
 // judgeLive judges a scenario that has just run: it saves the money
