@@ -48,6 +48,9 @@ func run(args []string) error {
 		return runReport(args[1:])
 	case "reap":
 		r, err := journal.Reap(journal.DefaultDir())
+		if err != nil && r.Entries == 0 {
+			return err // e.g. a journal directory others can write to: nothing was read
+		}
 		fmt.Printf("reaped %d entries of runs %v: killed %d processes, resumed %d\n", r.Entries, r.Runs, len(r.Killed), len(r.Resumed))
 		for _, s := range r.Skipped {
 			fmt.Printf("left alone %v\n", s)
