@@ -135,7 +135,7 @@ func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
 	var card cards.Card
 	err := s.cards.Do(r.Context(), mesh.Call{Method: http.MethodGet, Path: "/v1/cards/" + v.CardID}, &card)
 	var me *mesh.Error
-	if errors.As(err, &me) && me.Status < 500 {
+	if errors.As(err, &me) && me.Status == http.StatusNotFound {
 		mesh.WriteJSON(w, http.StatusOK, balance.VoidResponse{}) // no such card: nothing applied
 		return nil
 	}
