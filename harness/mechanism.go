@@ -2,7 +2,9 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -132,19 +134,10 @@ func (d *drainSampler) run(ctx context.Context, in *Inspect, services []string) 
 	defer close(d.done)
 	t := time.NewTicker(DrainEvery)
 	defer t.Stop()
-	for {
+	for !faultsOver(in.Events()) {
 		for _, svc := range services {
 			for _, inst := range in.s.plat.Instances(svc) {
-				sctx, cancel := context.WithTimeout(ctx, DrainEvery)
-				v, err := scrape(sctx, inst.Addr, mesh.MetricDraining, nil)
-				if err == nil && v > 0 {
-					served, _ := scrape(sctx, inst.Addr, mesh.MetricDrainRequests, map[string]string{"outcome": mesh.DrainServed})
-					d.mu.Lock()
-					d.draining[inst.Name] = true
-					d.served[inst.Name] = max(d.served[inst.Name], served)
-					d.mu.Unlock()
-				}
-				cancel()
+				d.sample(ctx, inst)
 			}
 		}
 		select {
@@ -157,12 +150,51 @@ func (d *drainSampler) run(ctx context.Context, in *Inspect, services []string) 
 	}
 }
 
+// sample asks inst whether it is draining (its /readyz, which is cheap),
+// and only then reads how many requests it served since its SIGTERM.
+func (d *drainSampler) sample(ctx context.Context, inst platform.Instance) {
+	ctx, cancel := context.WithTimeout(ctx, DrainEvery)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+inst.Addr+"/readyz", nil)
+	resp, err := adminHTTP.Do(req)
+	if err != nil {
+		return
+	}
+	var body mesh.Error
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Code != "draining" {
+		return
+	}
+	served, _ := scrape(ctx, inst.Addr, mesh.MetricDrainRequests, map[string]string{"outcome": mesh.DrainServed})
+	d.mu.Lock()
+	d.draining[inst.Name] = true
+	d.served[inst.Name] = max(d.served[inst.Name], served)
+	d.mu.Unlock()
+}
+
+// faultsOver reports whether every fault injected so far was recovered.
+func faultsOver(evs []history.Event) bool {
+	injected, recovered := 0, 0
+	for _, e := range evs {
+		switch e.Kind {
+		case history.FaultInjected:
+			injected++
+		case history.FaultRecovered:
+			recovered++
+		}
+	}
+	return injected > 0 && recovered >= injected
+}
+
 // GracefulDrain is a check that instances of services stopped during the
-// scenario drained: each was seen draining (not ready, still serving) after
-// its SIGTERM, and each exited with status 0, which a bank process only
-// does when its drain finished within its bound (a timed-out drain, one that
-// cut requests, exits 1). It samples the services' metrics every DrainEvery
-// while the faults are on, since a stopping process's metrics go with it.
+// scenario drained: at least half were seen draining (not ready, still
+// serving) after its SIGTERM, and each exited with status 0, which a bank
+// process only does when its drain finished within its bound (a timed-out
+// drain, one that cut requests, exits 1). It polls the services' /readyz
+// every DrainEvery while the faults are on, and reads the drain metrics of
+// an instance it finds draining, since a stopping process's metrics go with
+// it.
 func GracefulDrain(name string, services ...string) Check {
 	return Check{
 		Name: name,
@@ -211,8 +243,10 @@ func GracefulDrain(name string, services ...string) Check {
 				r.Verdict, r.Summary = check.Unknown, "no instance of "+strings.Join(services, ", ")+" was stopped: nothing drained"
 			case len(bad) > 0:
 				r.Verdict, r.Summary = check.Invalid, "a stopped instance did not drain cleanly: "+summary
-			case seen == 0:
-				r.Verdict, r.Summary = check.Invalid, "no stopped instance was ever seen draining (exited without its pre-stop drain): "+summary
+			case 2*seen < len(exits):
+				// Polled every DrainEvery through a PreStopDelay of 400 ms, a
+				// draining instance is seen unless the machine stalls.
+				r.Verdict, r.Summary = check.Invalid, "fewer than half the stopped instances were seen draining (exited without their pre-stop drain): "+summary
 			}
 			return r
 		},

@@ -72,6 +72,10 @@ Expect: card-processing's look-ups are idempotent reads, so a retry on another
 attempt hides the errors: card authorisations hold.`,
 		Faults: []harness.Step{{At: 0, For: 10 * time.Second, Fault: &faults.HTTPFault{Target: faults.All("cards"), Route: "/v1/cards/", ErrorRate: 0.2, Status: 500}}},
 		Hold:   []string{"card-auth"},
+		Checks: []harness.Check{
+			harness.MetricRises("look-ups-retried", "card-processing", mesh.MetricRetries, map[string]string{"dep": "cards"}, 1,
+				"card-processing retried the card look-ups that failed"),
+		},
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/system/mesh"
 )
 
 // Instance faults on the critical paths: replicas killed, paused, restarted.
@@ -18,6 +19,10 @@ Expect: card authorisations keep being answered (retries go to the other replica
 every journey recovers within 10s, no money is lost.`,
 		Faults: []harness.Step{{At: 0, For: 8 * time.Second, Fault: &faults.Kill{Target: faults.One("card-processing")}}},
 		Hold:   []string{"card-auth"},
+		Checks: []harness.Check{
+			harness.MetricRises("retried-elsewhere", "card-api", mesh.MetricRetries, map[string]string{"dep": "card-processing"}, 1,
+				"card-api retried authorisations the killed replica did not answer"),
+		},
 	})
 }
 
@@ -44,6 +49,11 @@ replica; the breaker ejects it; card authorisations stay within the network's
 deadline; no authorisation is applied twice when it wakes up.`,
 		Faults: []harness.Step{{At: 0, For: 8 * time.Second, Fault: &faults.Pause{Target: faults.One("transactions")}}},
 		Hold:   []string{"card-auth", "balance"},
+		Checks: []harness.Check{
+			harness.MetricRises("per-try-retry", "balance", mesh.MetricRetries, map[string]string{"dep": "transactions"}, 1,
+				"balance retried ledger calls whose try timed out on the frozen replica"),
+			harness.Ejections("ejected", "transactions", 1, "balance"),
+		},
 	})
 }
 
@@ -56,7 +66,8 @@ Expect: graceful shutdown drains in-flight requests and readiness keeps traffic
 away from starting instances: card payments, payments and balance reads hold.`,
 		Faults: []harness.Step{{At: 0, For: 20 * time.Second, Fault: faults.Rollout("card-api", "card-processing", "cards",
 			"balance", "transactions")}},
-		Hold: []string{"card-auth", "payments", "balance"},
+		Hold:   []string{"card-auth", "payments", "balance"},
+		Checks: []harness.Check{harness.GracefulDrain("graceful-drain", "card-api", "card-processing", "cards", "balance", "transactions")},
 	})
 }
 
@@ -68,5 +79,6 @@ Expect: failure detection ejects it each time; card authorisations hold; the
 money is right when it stops.`,
 		Faults: []harness.Step{{At: 0, For: 10 * time.Second, Fault: &faults.Flap{Target: faults.One("balance"), Every: 1500 * time.Millisecond}}},
 		Hold:   []string{"card-auth"},
+		Checks: []harness.Check{harness.Ejections("ejected", "balance", 1, "card-processing", "payments")},
 	})
 }

@@ -28,5 +28,9 @@ graceful stop; the feed fails while its answers are cut and recovers after.`,
 		RampTo:  map[string]float64{"card-auth": 100},
 		Hold:    []string{"card-auth", "payments"},
 		HoldSLO: map[string]check.SLO{"payments": {MinSuccess: 0.98, P99: time.Second, MinOps: 5}},
+		Checks: []harness.Check{
+			harness.GracefulDrain("graceful-drain", "payments"),
+			harness.FailsWhileFaulted("feed-cut", "feed", 1),
+		},
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/system/mesh"
 )
 
 // Network faults, through the sidecar proxies of the callers.
@@ -34,6 +35,16 @@ those whose reserve reached balance before the partition (they are voided).`,
 		HoldSLO: map[string]check.SLO{
 			"card-auth": {MinSuccess: 0, P99: 1500 * time.Millisecond, MinOps: 5}, // answered in time, declined cleanly
 		},
+		Checks: []harness.Check{
+			// card-api gives card-processing 900 ms and says so in
+			// X-Deadline-Ms; card-processing's hanging calls to balance
+			// must end when that deadline does, not at their own timeout.
+			harness.MetricRises("deadline-propagated", "card-processing", mesh.MetricCallsCancelled,
+				map[string]string{"dep": "balance", "cause": mesh.CauseDeadline}, 1,
+				"card-processing's calls to balance ended with the deadline card-api propagated"),
+			harness.MetricRises("caller-ends-callee", "card-processing", mesh.MetricCallsCancelled, map[string]string{"dep": "balance"}, 1,
+				"card-processing's work for a caller that gave up (deadline or cancellation) stopped with it"),
+		},
 	})
 }
 
@@ -50,6 +61,10 @@ approved authorisation is in the ledger exactly once and the audit is clean.`,
 			return f
 		}()}},
 		Hold: []string{"card-auth"},
+		Checks: []harness.Check{
+			harness.MetricRises("retries-sent", "card-processing", mesh.MetricRetries, map[string]string{"dep": "balance"}, 1,
+				"reserves were retried with their idempotency key, so the money check judged real retries"),
+		},
 	})
 }
 
@@ -75,5 +90,10 @@ Expect: payments fail within their deadline without moving money; card
 payments, balance reads and freezes, which do not need accounts, hold.`,
 		Faults: []harness.Step{{At: 0, For: 8 * time.Second, Fault: faults.Blackhole("payments", "accounts")}},
 		Hold:   []string{"card-auth", "balance", "freeze"},
+		Checks: []harness.Check{
+			harness.FailsWhileFaulted("payments-fail", "payments", 1),
+			// edge gives payments 2s an attempt; the app tries up to three times.
+			harness.AnsweredWithin("payments-within-deadline", "payments", 3*2*mesh.DefaultCallTimeout+time.Second),
+		},
 	})
 }

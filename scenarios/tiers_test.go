@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/system/feed"
+	"github.com/faultline/faultline/system/mesh"
 )
 
 func TestEveryTier3ServiceDown(t *testing.T) {
@@ -25,8 +26,20 @@ Expect (tier contract): no tier 0-1 journey moves — card payments, payments,
 freezes, balance and support hold their steady-state SLO; tier 3 journeys fail
 fast and recover; enrichment catches up afterwards.`,
 		Faults: steps,
+		Checks: []harness.Check{
+			// edge gives each call 1s; the app tries up to three times.
+			harness.AnsweredWithin("emoji-fails-fast", "emoji", tier3Bound),
+			harness.AnsweredWithin("profile-fails-fast", "profile", tier3Bound),
+			harness.AnsweredWithin("logos-fail-fast", "merchant-logos", tier3Bound),
+			harness.CaughtUp("enrichment-caught-up", "transaction-enrichment", 30*time.Second, "enrichment"),
+		},
 	})
 }
+
+// tier3Bound is how long a tier 3 journey may take to fail while its
+// service is frozen: edge gives each call DefaultCallTimeout, and the app
+// tries up to three times with short backoffs.
+const tier3Bound = 3*mesh.DefaultCallTimeout + time.Second
 
 func TestDeferredWorkCatchesUp(t *testing.T) {
 	var steps []harness.Step
@@ -41,7 +54,12 @@ path); when the workers come back the queues drain and every customer's feed
 shows their newest approved card payment.`,
 		Faults: steps,
 		Hold:   []string{"card-auth", "payments"},
-		Checks: []harness.Check{{Name: "feed-caught-up", After: feedCaughtUp}},
+		Checks: []harness.Check{
+			{Name: "feed-caught-up", After: feedCaughtUp},
+			harness.CaughtUp("enrichment-caught-up", "transaction-enrichment", 30*time.Second, "enrichment"),
+			harness.CaughtUp("feed-generator-caught-up", "feed-generator", 30*time.Second, "feed-generator"),
+			harness.CaughtUp("notifications-caught-up", "notifications", 30*time.Second, "notifications"),
+		},
 	})
 }
 
