@@ -360,9 +360,9 @@ func FailsWhileFaulted(name, journey string, min int) Check {
 }
 
 // AnsweredWithin is a check, from the history, that every request of
-// journey that started while the faults were on got an answer, success or
-// failure, within bound: a journey that must "fail fast" fails within its
-// callers' deadlines instead of hanging.
+// journey that started while the faults were on got an HTTP answer, success
+// or failure (a 503 or 504 is an answer), within bound: a journey that must
+// "fail fast" fails within its callers' deadlines instead of hanging.
 func AnsweredWithin(name, journey string, bound time.Duration) Check {
 	return Check{
 		Name: name,
@@ -371,21 +371,32 @@ func AnsweredWithin(name, journey string, bound time.Duration) Check {
 			if !ok {
 				return check.Result{Verdict: check.Unknown, Summary: "no fault was injected"}
 			}
-			ops := in.Ops()
-			st := check.Compute(ops, journey, check.Window{Name: "faults", From: from, To: to})
-			r := check.Result{Journey: journey, Verdict: check.Valid,
-				Summary: fmt.Sprintf("%d %s requests while the faults were on: %d failed, %d unanswered, slowest %v (bound %v)",
-					st.Count, journey, st.Fail, st.Unknown, st.Max.Round(time.Millisecond), bound)}
-			switch {
-			case st.Count == 0:
-				r.Verdict = check.Unknown
-			case st.Max > bound || st.Unknown > 0:
-				r.Verdict, r.Summary = check.Invalid, "not answered within the deadline: "+r.Summary
-				for _, o := range ops {
-					if o.Journey == journey && o.Start >= from && o.Start < to && (o.Latency > bound || o.Outcome == history.Unknown) && len(r.Examples) < check.MaxExamples {
+			r := check.Result{Journey: journey, Verdict: check.Valid}
+			n, failed, hung := 0, 0, 0
+			var slowest time.Duration
+			for _, o := range in.Ops() {
+				if o.Journey != journey || o.Start < from || o.Start >= to {
+					continue
+				}
+				n++
+				if o.Outcome != history.OK {
+					failed++
+				}
+				slowest = max(slowest, o.Latency)
+				if o.Latency > bound || (o.Status == 0 && o.Outcome != history.OK) {
+					hung++
+					if len(r.Examples) < check.MaxExamples {
 						r.Examples = append(r.Examples, check.DescribeOp(o))
 					}
 				}
+			}
+			r.Summary = fmt.Sprintf("%d %s requests (attempts) while the faults were on: %d not ok, %d unanswered or slower than %v, slowest %v",
+				n, journey, failed, hung, bound, slowest.Round(time.Millisecond))
+			switch {
+			case n == 0:
+				r.Verdict = check.Unknown
+			case hung > 0:
+				r.Verdict, r.Summary = check.Invalid, "not answered within the deadline: "+r.Summary
 			}
 			return r
 		},
