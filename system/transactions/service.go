@@ -8,15 +8,22 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/process"
 	"github.com/faultline/faultline/system/store"
 )
 
+// MetricDuplicates counts appends answered with the entry already stored
+// under their key: a retried append that the ledger's deduplication kept
+// to one entry.
+const MetricDuplicates = "bank_ledger_duplicates_total"
+
 type service struct {
 	p      *process.Process
 	stream jetstream.Stream
+	dupes  prometheus.Counter
 }
 
 // Setup wires the transactions service into p.
@@ -25,7 +32,15 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if err != nil {
 		return err
 	}
-	s := &service{p: p, stream: st}
+	dupes := prometheus.NewCounter(prometheus.CounterOpts{Name: MetricDuplicates, ConstLabels: prometheus.Labels{"service": p.Service},
+		Help: "Appends answered with the entry already stored under their key (retries deduplicated)."})
+	if err := p.Metrics.Registry.Register(dupes); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			dupes = are.ExistingCollector.(prometheus.Counter)
+		}
+	}
+	s := &service{p: p, stream: st, dupes: dupes}
 	p.Handle("POST /v1/ledger/append", s.append)
 	p.Handle("GET /v1/ledger/accounts/{id}/last", s.last)
 	p.Handle("GET /v1/audit", s.audit)
@@ -55,6 +70,7 @@ func (s *service) append(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if ack.Duplicate {
+		s.dupes.Inc()
 		orig, err := s.get(r.Context(), ack.Sequence)
 		if err != nil {
 			return err
