@@ -152,8 +152,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) error {
 			}
 		}
 		err = c.attempt(ctx, call, body, out, attempts-i, tried)
-		var ae *Error
-		if err == nil || errors.As(err, &ae) || ctx.Err() != nil {
+		if err == nil || isAnswer(err) || ctx.Err() != nil {
 			break
 		}
 	}
@@ -186,13 +185,21 @@ func cause(err error) string {
 	return CauseCancelled
 }
 
-func outcome(err error) string {
+// isAnswer reports whether err is a 4xx answer of the dependency (an
+// *Error), not a failed call: a 429 is a *CallError wrapping the *Error the
+// refusing endpoint sent, and is retried elsewhere like any failed call.
+func isAnswer(err error) bool {
 	var ae *Error
+	var ce *CallError
+	return errors.As(err, &ae) && !errors.As(err, &ce)
+}
+
+func outcome(err error) string {
 	var ce *CallError
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.As(err, &ae):
+	case isAnswer(err):
 		return "4xx"
 	case errors.As(err, &ce) && ce.Timeout:
 		return "timeout"

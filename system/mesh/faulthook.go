@@ -10,7 +10,10 @@ import (
 
 // Fault is one L7 fault applied by the admin hook to requests whose path
 // starts with Route: a fraction ErrorRate of them get Status, and a fraction
-// DelayRate of them are held for DelayMs first.
+// DelayRate of them are held for DelayMs first. A RateLimit lowers the
+// process-wide rate limit to that many requests per second while the fault
+// is active (whatever its Route), as a mesh's local rate-limit policy
+// would: the process's own limiter then answers 429 to the excess.
 type Fault struct {
 	ID        string  `json:"id"`
 	Route     string  `json:"route"` // path prefix; "/" for every route
@@ -18,6 +21,7 @@ type Fault struct {
 	Status    int     `json:"status"`
 	DelayRate float64 `json:"delay_rate"`
 	DelayMs   int     `json:"delay_ms"`
+	RateLimit int     `json:"rate_limit,omitempty"`
 }
 
 // FaultHook is the admin endpoint for L7 faults, as a mesh sidecar would give:
@@ -32,9 +36,24 @@ type FaultHook struct {
 	mu      sync.RWMutex
 	faults  map[string]Fault
 	metrics *Metrics
+	limit   func(rps int) // sets the rate limit faults ask for (0: none)
 }
 
-func newFaultHook(m *Metrics) *FaultHook { return &FaultHook{faults: map[string]Fault{}, metrics: m} }
+func newFaultHook(m *Metrics, limit func(rps int)) *FaultHook {
+	return &FaultHook{faults: map[string]Fault{}, metrics: m, limit: limit}
+}
+
+// changed applies the lowest rate limit the active faults ask for. h.mu
+// must be held.
+func (h *FaultHook) changed() {
+	rps := 0
+	for _, f := range h.faults {
+		if f.RateLimit > 0 && (rps == 0 || f.RateLimit < rps) {
+			rps = f.RateLimit
+		}
+	}
+	h.limit(rps)
+}
 
 func isAdmin(path string) bool { return strings.HasPrefix(path, "/admin/") }
 
@@ -53,8 +72,12 @@ func (h *FaultHook) register(mux *http.ServeMux) {
 		if f.ErrorRate > 0 && (f.Status < 400 || f.Status > 599) {
 			return Errorf(400, "bad_fault", "status must be a 4xx or 5xx code")
 		}
+		if f.RateLimit < 0 {
+			return Errorf(400, "bad_fault", "rate_limit must not be negative")
+		}
 		h.mu.Lock()
 		h.faults[f.ID] = f
+		h.changed()
 		h.mu.Unlock()
 		WriteJSON(w, http.StatusOK, f)
 		return nil
@@ -71,12 +94,14 @@ func (h *FaultHook) register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /admin/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		delete(h.faults, r.PathValue("id"))
+		h.changed()
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("DELETE /admin/faults", func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		clear(h.faults)
+		h.changed()
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -290,4 +291,62 @@ func TestConsumerMetrics(t *testing.T) {
 	assert.EqualValues(t, 7, value(t, m, mesh.MetricConsumerBacklog, nil))
 	m.SetConsumerBacklog("enrichment", 0)
 	assert.Zero(t, value(t, m, mesh.MetricConsumerBacklog, nil), "a backlog is a level, not a count")
+}
+
+// An admin fault with a rate limit lowers the process's own limit, so the
+// limiter (and its metric) can be exercised at the rates a test can send;
+// removing the fault restores the configured limit.
+func TestAdminRateLimitSqueeze(t *testing.T) {
+	m := mesh.NewMetrics("svc")
+	srv := mesh.NewServer("svc", m, mesh.WithAdmin())
+	srv.Handle("GET /x", mesh.Handler(func(w http.ResponseWriter, r *http.Request) error {
+		mesh.WriteJSON(w, 200, struct{}{})
+		return nil
+	}))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	burst := func() map[int]int {
+		codes := map[int]int{}
+		for range 20 {
+			resp, err := http.Get(ts.URL + "/x")
+			require.NoError(t, err)
+			resp.Body.Close()
+			codes[resp.StatusCode]++
+		}
+		return codes
+	}
+	require.Equal(t, map[int]int{200: 20}, burst(), "the default limit admits a small burst")
+
+	resp, err := http.Post(ts.URL+"/admin/faults", "application/json", strings.NewReader(`{"id":"squeeze","route":"/","rate_limit":4}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	codes := burst()
+	assert.Positive(t, codes[http.StatusTooManyRequests], "the squeezed limiter refuses the excess: %v", codes)
+	assert.EqualValues(t, codes[http.StatusTooManyRequests], value(t, m, mesh.MetricRateLimited, nil))
+
+	req, _ := http.NewRequest("DELETE", ts.URL+"/admin/faults/squeeze", nil)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	time.Sleep(100 * time.Millisecond) // the restored limit refills the bucket (400 tokens in 100 ms)
+	assert.Equal(t, map[int]int{200: 20}, burst(), "removing the fault restores the limit")
+}
+
+// A 429 is a refusal of one endpoint, not an answer: the call is retried on
+// another endpoint, within the budget.
+func TestRateLimitedCallIsRetriedElsewhere(t *testing.T) {
+	var refused, served atomic.Int32
+	busy := endpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		refused.Add(1)
+		mesh.WriteJSON(w, http.StatusTooManyRequests, &mesh.Error{Code: "rate_limited"})
+	})
+	idle := endpoint(t, func(w http.ResponseWriter, r *http.Request) { served.Add(1); mesh.WriteJSON(w, 200, struct{}{}) })
+	m := mesh.NewMetrics("test")
+	c := mesh.NewClient("dep", mesh.StaticResolver{busy, idle}, m, mesh.WithRetryBudget(mesh.NewRetryBudget(1, 1000)))
+	for range 4 {
+		require.NoError(t, c.Do(context.Background(), mesh.Call{Method: "GET", Path: "/x"}, nil))
+	}
+	assert.Positive(t, refused.Load())
+	assert.EqualValues(t, refused.Load(), value(t, m, mesh.MetricRetries, nil), "every refusal was retried")
 }

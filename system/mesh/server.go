@@ -35,7 +35,8 @@ type Server struct {
 	name    string
 	mux     *http.ServeMux
 	metrics *Metrics
-	limiter *rate.Limiter
+	limiter *rate.Limiter // never nil: rate.Inf when the limit is off
+	rps     int           // the configured limit (0: off)
 	faults  *FaultHook
 	ready   []ReadyCheck
 	log     *slog.Logger
@@ -51,17 +52,38 @@ type Server struct {
 type ServerOption func(*Server)
 
 // WithAdmin enables the admin fault hook under /admin/faults.
-func WithAdmin() ServerOption { return func(s *Server) { s.faults = newFaultHook(s.metrics) } }
+func WithAdmin() ServerOption {
+	return func(s *Server) { s.faults = newFaultHook(s.metrics, s.squeeze) }
+}
 
 // WithRateLimit sets the process-wide request rate limit (0 disables it).
 func WithRateLimit(rps int) ServerOption {
 	return func(s *Server) {
-		if rps <= 0 {
-			s.limiter = nil
-			return
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(rps), rps/4+1)
+		s.rps = max(0, rps)
+		s.setLimit(s.rps)
 	}
+}
+
+// setLimit makes the limiter admit rps requests per second, with bursts of
+// a quarter of that; 0 admits everything. Safe for concurrent use.
+func (s *Server) setLimit(rps int) {
+	if rps <= 0 {
+		s.limiter.SetLimit(rate.Inf)
+		return
+	}
+	s.limiter.SetBurst(rps/4 + 1)
+	s.limiter.SetLimit(rate.Limit(rps))
+}
+
+// squeeze lowers the rate limit to rps for an admin fault, or restores the
+// configured one when rps is 0.
+func (s *Server) squeeze(rps int) {
+	if rps <= 0 {
+		rps = s.rps
+	} else if s.rps > 0 {
+		rps = min(rps, s.rps)
+	}
+	s.setLimit(rps)
 }
 
 // WithDrainTimeout sets how long Serve waits for in-flight requests once its
@@ -73,7 +95,8 @@ func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = 
 
 // NewServer returns a server for the named service.
 func NewServer(name string, m *Metrics, opts ...ServerOption) *Server {
-	s := &Server{name: name, mux: http.NewServeMux(), metrics: m, log: slog.New(slog.DiscardHandler), drainTimeout: DefaultDrainTimeout}
+	s := &Server{name: name, mux: http.NewServeMux(), metrics: m, log: slog.New(slog.DiscardHandler), drainTimeout: DefaultDrainTimeout,
+		limiter: rate.NewLimiter(rate.Inf, 0)}
 	WithRateLimit(DefaultRateLimit)(s)
 	for _, o := range opts {
 		o(s)
@@ -169,7 +192,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
 			WriteJSON(w, http.StatusServiceUnavailable, &Error{Code: "starting", Detail: s.name + " is still starting"})
 			return
 		}
-		if s.limiter != nil && !s.limiter.Allow() {
+		if !s.limiter.Allow() {
 			s.metrics.rateLimited.WithLabelValues(pattern).Inc()
 			WriteJSON(w, http.StatusTooManyRequests, &Error{Code: "rate_limited", Detail: s.name + " is over its request rate"})
 			return
