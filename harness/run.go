@@ -124,9 +124,12 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	injs := make([]*injection, len(sc.Faults))
 	defer s.recoverAll(sc.Name, injs) // on failure and panic too
 	s.schedule(ctx, sc, start, injs)
+	// The scenario ends when its schedule does; requests still in flight
+	// then are waited for (they started before the end) but do not push the
+	// end out, or the after window could fall where no request started.
+	end := h.Now()
 	stopLoad()
 	loadStats := <-loadDone
-	end := h.Now()
 	h.AddEvent(history.Event{Scenario: sc.Name, At: end, Kind: history.Phase, Detail: "drain"})
 	progress("%s: load done; draining queues and auditing the ledger", sc.Name)
 	money := s.money(ctx, sc.Name)

@@ -168,9 +168,9 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 	}
 	defer msgs.Stop()
 	go func() { <-ctx.Done(); msgs.Stop() }()
-	bctx, stopBacklog := context.WithCancel(ctx)
-	defer stopBacklog()
-	go p.watchBacklog(bctx, cons, name)
+	if info := cons.CachedInfo(); info != nil {
+		p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending)
+	}
 	for {
 		m, err := msgs.Next()
 		if err != nil {
@@ -183,6 +183,7 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 		err = handler(hctx, m)
 		cancel()
 		p.Metrics.ConsumerHandled(name, err == nil)
+		p.recordBacklog(name, m, err != nil)
 		if err != nil {
 			p.Log.Debug("handler failed; redelivering", "consumer", name, "err", err)
 			_ = m.NakWithDelay(500 * time.Millisecond)
@@ -192,28 +193,21 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 	}
 }
 
-// BacklogEvery is how often a consumer's backlog is read from the store
-// for the bank_consumer_backlog metric.
-const BacklogEvery = time.Second
-
-// watchBacklog records the durable consumer's backlog (messages pending
-// plus delivered but not acknowledged) every BacklogEvery until ctx is done.
-func (p *Process) watchBacklog(ctx context.Context, cons jetstream.Consumer, name string) {
-	t := time.NewTicker(BacklogEvery)
-	defer t.Stop()
-	for {
-		ictx, cancel := context.WithTimeout(ctx, BacklogEvery)
-		info, err := cons.Info(ictx)
-		cancel()
-		if err == nil {
-			p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// recordBacklog sets the bank_consumer_backlog metric from the delivered
+// message's own metadata (the messages still pending after it, plus this
+// one if it failed): free, unlike asking the store for the consumer's info,
+// which every second from every consumer slowed the store enough to push
+// card authorisations past their deadline.
+func (p *Process) recordBacklog(name string, m jetstream.Msg, failed bool) {
+	md, err := m.Metadata()
+	if err != nil {
+		return
 	}
+	n := int(md.NumPending)
+	if failed {
+		n++
+	}
+	p.Metrics.SetConsumerBacklog(name, n)
 }
 
 // Handle registers a route on the process's server. Setup functions create
