@@ -334,8 +334,10 @@ func faultSpan(evs []history.Event) (from, to time.Duration, ok bool) {
 }
 
 // FailsWhileFaulted is a check, from the history, that at least min
-// requests of journey that started while the faults were on did not
-// succeed: the fault really reached the journey it is said to break.
+// attempts of journey sent while the faults were on did not succeed: the
+// fault really reached the journey it is said to break. It counts every
+// attempt, the ones the client gave up on and sent again included: a
+// customer whose retry after the fault succeeded still met the fault.
 func FailsWhileFaulted(name, journey string, min int) Check {
 	return Check{
 		Name: name,
@@ -344,12 +346,20 @@ func FailsWhileFaulted(name, journey string, min int) Check {
 			if !ok {
 				return check.Result{Verdict: check.Unknown, Summary: "no fault was injected"}
 			}
-			st := check.Compute(in.Ops(), journey, check.Window{Name: "faults", From: from, To: to})
-			failed := st.Fail + st.Unknown
+			sent, failed := 0, 0
+			for _, o := range in.Ops() {
+				if o.Journey != journey || o.Start < from || o.Start >= to {
+					continue
+				}
+				sent++
+				if o.Outcome != history.OK {
+					failed++
+				}
+			}
 			r := check.Result{Journey: journey, Verdict: check.Valid,
-				Summary: fmt.Sprintf("%d of %d %s requests failed while the faults were on (%v-%v)", failed, st.Count, journey, from.Round(time.Millisecond), to.Round(time.Millisecond))}
+				Summary: fmt.Sprintf("%d of %d %s attempts failed while the faults were on (%v-%v)", failed, sent, journey, from.Round(time.Millisecond), to.Round(time.Millisecond))}
 			switch {
-			case st.Count == 0:
+			case sent == 0:
 				r.Verdict = check.Unknown
 			case failed < min:
 				r.Verdict, r.Summary = check.Invalid, fmt.Sprintf("the fault did not reach %s: %s, fewer than %d", journey, r.Summary, min)
