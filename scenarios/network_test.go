@@ -21,6 +21,10 @@ Expect: card authorisations stay within the card network's deadline (p99 under
 money stays right.`,
 		Faults: []harness.Step{{At: 0, For: 10 * time.Second, Fault: faults.Latency("", "balance", 250*time.Millisecond, 50*time.Millisecond)}},
 		Hold:   []string{"card-auth"},
+		// A try that times out is declined "issuer unavailable", cleanly, as
+		// the runbook allows; measured 0-6% of authorisations, most in the
+		// first second and a half of the latency. Most must still be approved.
+		HoldSLO: map[string]check.SLO{"card-auth": {MinSuccess: 0.9, P99: time.Second, MinOps: 5}},
 	})
 }
 

@@ -25,7 +25,7 @@ const (
 	DefaultConnections    = 64
 	DefaultMaxBody        = 2048
 	DefaultMinSentRatio   = 0.99
-	DefaultMaxLagFraction = 0.05
+	DefaultMaxLagFraction = 0.1
 )
 
 // Plan is the traffic of one journey during one attack.
