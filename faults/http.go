@@ -15,9 +15,10 @@ import (
 )
 
 // HTTPFault makes the selected instances answer a share of the requests to
-// Route with Status, and/or delay a share of them, through the bank's admin
-// hook (/admin/faults, enabled with --admin): an L7 fault, as a mesh sidecar
-// would inject.
+// Route with Status, and/or delay a share of them, and/or lower their
+// process-wide rate limit, through the bank's admin hook (/admin/faults,
+// enabled with --admin): an L7 fault, as a mesh sidecar or a mesh's
+// rate-limit policy would inject.
 type HTTPFault struct {
 	Target    Selector
 	Route     string // path prefix, e.g. /v1/reserve; "/" for all
@@ -25,6 +26,7 @@ type HTTPFault struct {
 	Status    int
 	DelayRate float64
 	Delay     time.Duration
+	RateLimit int // requests per second the process admits while the fault is on (0: unchanged)
 
 	insts []platform.Instance
 }
@@ -39,6 +41,9 @@ func (h *HTTPFault) Name() string {
 	}
 	if h.DelayRate > 0 {
 		parts = append(parts, fmt.Sprintf("%.0f%% +%v", 100*h.DelayRate, h.Delay))
+	}
+	if h.RateLimit > 0 {
+		parts = append(parts, fmt.Sprintf("rate limit %d/s", h.RateLimit))
 	}
 	return fmt.Sprintf("%s on %s %s", strings.Join(parts, " and "), h.Target, h.Route)
 }
@@ -57,8 +62,11 @@ func (h *HTTPFault) Validate() error {
 	if h.ErrorRate > 0 && (h.Status < 400 || h.Status > 599) {
 		return fmt.Errorf("http fault: status %d is not an error", h.Status)
 	}
-	if h.ErrorRate == 0 && h.DelayRate == 0 {
-		return errors.New("http fault: neither errors nor delay")
+	if h.RateLimit < 0 {
+		return fmt.Errorf("http fault: rate limit %d must not be negative", h.RateLimit)
+	}
+	if h.ErrorRate == 0 && h.DelayRate == 0 && h.RateLimit == 0 {
+		return errors.New("http fault: neither errors, delay nor a rate limit")
 	}
 	return h.Target.Validate()
 }
@@ -90,7 +98,7 @@ func (h *HTTPFault) Inject(ctx context.Context, env *Env) error {
 		return err
 	}
 	spec := map[string]any{"id": env.ID, "route": h.Route, "error_rate": h.ErrorRate, "status": h.Status,
-		"delay_rate": h.DelayRate, "delay_ms": h.Delay.Milliseconds()}
+		"delay_rate": h.DelayRate, "delay_ms": h.Delay.Milliseconds(), "rate_limit": h.RateLimit}
 	for _, in := range insts {
 		resp, err := h.admin(ctx, http.MethodPost, "http://"+in.Addr+"/admin/faults", spec)
 		if err != nil {

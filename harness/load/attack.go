@@ -20,12 +20,12 @@ import (
 // never runs out of file descriptors. How long a request may take is the
 // journey's Client's to say.
 const (
-	DefaultWorkers        = 8
-	DefaultMaxWorkers     = 256
-	DefaultConnections    = 64
-	DefaultMaxBody        = 2048
-	DefaultMinSentRatio   = 0.99
-	DefaultMaxLagFraction = 0.1
+	DefaultWorkers      = 8
+	DefaultMaxWorkers   = 256
+	DefaultConnections  = 64
+	DefaultMaxBody      = 2048
+	DefaultMinSentRatio = 0.99
+	DefaultMaxLag       = 30 * time.Millisecond // a send later than this is lagged (10% of the steady p99 bound)
 )
 
 // Plan is the traffic of one journey during one attack.
@@ -66,6 +66,7 @@ type Stats struct {
 	SentRatio  float64       `json:"sent_ratio"`
 	LagP99     time.Duration `json:"lag_p99"`
 	LagMax     time.Duration `json:"lag_max"`
+	Lagged     int           `json:"lagged"`     // sends later than DefaultMaxLag
 	Underdrive bool          `json:"underdrive"` // sent under 99% of asked
 }
 
@@ -186,6 +187,7 @@ func stats(p Plan, sent int, lags []time.Duration, ran time.Duration) Stats {
 			s.LagP99 = lags[len(lags)-1]
 		}
 		s.LagMax = lags[len(lags)-1]
+		s.Lagged = len(lags) - sort.Search(len(lags), func(i int) bool { return lags[i] > DefaultMaxLag })
 	}
 	return s
 }
