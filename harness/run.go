@@ -80,20 +80,19 @@ type injection struct {
 
 func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	h := s.hist
-	start := h.Now()
 	total := sc.Duration()
-	progress("%s: start (%v: steady %v, %d faults, after %v)", sc.Name, total.Round(time.Millisecond), sc.Steady, len(sc.Faults), sc.After)
-	h.AddEvent(history.Event{Scenario: sc.Name, At: start, Kind: history.Phase, Detail: "steady"})
+	progress("%s: start (%v: warm-up %v, steady %v, %d faults, after %v)", sc.Name, total.Round(time.Millisecond), Warmup, sc.Steady, len(sc.Faults), sc.After)
+	h.AddEvent(history.Event{Scenario: sc.Name, At: h.Now(), Kind: history.Phase, Detail: "warm-up"})
 
 	// The load runs until the scenario really ends: a recovery that takes
 	// longer than planned (a slow rollout) pushes the end out, and the time
 	// after it must still be observed.
 	var plans []load.Plan
 	for j, r := range sc.rates(s.cfg.Rate, s.cfg.Scale) {
-		p := load.Plan{Journey: j, Rate: r, Duration: total + MaxOverrun}
+		p := load.Plan{Journey: j, Rate: r, Duration: Warmup + total + MaxOverrun}
 		if to, ok := sc.RampTo[j]; ok {
 			// The ramp reaches its target at the planned end, then goes on.
-			p.RampTo = r + (to*r/max(sc.baseRate(j), 1e-9)-r)*float64(p.Duration)/float64(total)
+			p.RampTo = r + (to*r/max(sc.baseRate(j), 1e-9)-r)*float64(p.Duration)/float64(Warmup+total)
 		}
 		plans = append(plans, p)
 	}
@@ -110,6 +109,11 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 		}
 		loadDone <- st
 	}()
+	// The steady state is judged from the end of the warm-up: new
+	// connections are set up and whatever the last scenario left settles.
+	sleepUntil(ctx, h, h.Now()+Warmup)
+	start := h.Now()
+	h.AddEvent(history.Event{Scenario: sc.Name, At: start, Kind: history.Phase, Detail: "steady"})
 
 	inspect := &Inspect{s: s, scenario: sc.Name}
 	befores := make([]any, len(sc.Checks))
@@ -176,6 +180,10 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 	}
 	sleepUntil(ctx, h, min(end, start+sc.Duration()+MaxOverrun))
 }
+
+// Warmup is how long each scenario's load runs before its steady window
+// begins; it is not judged (its requests still count for money).
+const Warmup = time.Second
 
 // MaxOverrun bounds how far late recoveries may push a scenario's end.
 const MaxOverrun = 3 * time.Minute
