@@ -48,6 +48,10 @@ type suite struct {
 	closed   bool
 }
 
+// Settle is how long a freshly started bank is left alone before the first
+// scenario.
+const Settle = 5 * time.Second
+
 var (
 	currentMu sync.Mutex
 	current   *suite
@@ -203,7 +207,11 @@ func (s *suite) ensure() error {
 			CardAPI: func() []string { return p.ReadyIngress("card-api") },
 		}, uint64(s.cfg.Seed), s.runID)
 		s.startup = time.Since(t0)
-		progress("bank up and seeded with %d customers in %v", len(s.data.Customers), s.startup.Round(time.Millisecond))
+		progress("bank up and seeded with %d customers in %v; settling for %v", len(s.data.Customers), s.startup.Round(time.Millisecond), Settle)
+		// A store just started and seeded is still busy (leaders for every
+		// stream and bucket, the seed's writes replicated): a scenario that
+		// began at once saw a one-second stall in its steady window.
+		time.Sleep(Settle)
 	})
 	return s.startErr
 }
