@@ -333,6 +333,21 @@ func faultSpan(evs []history.Event) (from, to time.Duration, ok bool) {
 	return from, max(from, to), ok
 }
 
+// faultedOps returns journey's attempts (superseded ones included) sent
+// while the scenario's faults were on, and that span; ok is false when no
+// fault was injected.
+func faultedOps(in *Inspect, journey string) (ops []history.Op, from, to time.Duration, ok bool) {
+	if from, to, ok = faultSpan(in.Events()); !ok {
+		return nil, 0, 0, false
+	}
+	for _, o := range in.Ops() {
+		if o.Journey == journey && o.Start >= from && o.Start < to {
+			ops = append(ops, o)
+		}
+	}
+	return ops, from, to, true
+}
+
 // FailsWhileFaulted is a check, from the history, that at least min
 // attempts of journey sent while the faults were on did not succeed: the
 // fault really reached the journey it is said to break. It counts every
@@ -342,15 +357,12 @@ func FailsWhileFaulted(name, journey string, min int) Check {
 	return Check{
 		Name: name,
 		After: func(ctx context.Context, in *Inspect, _ any) check.Result {
-			from, to, ok := faultSpan(in.Events())
+			ops, from, to, ok := faultedOps(in, journey)
 			if !ok {
 				return check.Result{Verdict: check.Unknown, Summary: "no fault was injected"}
 			}
 			sent, failed := 0, 0
-			for _, o := range in.Ops() {
-				if o.Journey != journey || o.Start < from || o.Start >= to {
-					continue
-				}
+			for _, o := range ops {
 				sent++
 				if o.Outcome != history.OK {
 					failed++
@@ -377,17 +389,14 @@ func AnsweredWithin(name, journey string, bound time.Duration) Check {
 	return Check{
 		Name: name,
 		After: func(ctx context.Context, in *Inspect, _ any) check.Result {
-			from, to, ok := faultSpan(in.Events())
+			ops, _, _, ok := faultedOps(in, journey)
 			if !ok {
 				return check.Result{Verdict: check.Unknown, Summary: "no fault was injected"}
 			}
 			r := check.Result{Journey: journey, Verdict: check.Valid}
 			n, failed, hung := 0, 0, 0
 			var slowest time.Duration
-			for _, o := range in.Ops() {
-				if o.Journey != journey || o.Start < from || o.Start >= to {
-					continue
-				}
+			for _, o := range ops {
 				n++
 				if o.Outcome != history.OK {
 					failed++

@@ -35,15 +35,6 @@ type moneyState struct {
 	answersErr error
 }
 
-// cardAnswersCheck is the card-answers check of st: every answer card-api
-// gave the network for this scenario's messages against the ledger.
-func (st moneyState) cardAnswersCheck() check.Result {
-	if st.err != nil {
-		return check.Result{Check: "card-answers", Verdict: check.Unknown, Summary: "audit unavailable: " + st.err.Error()}
-	}
-	return check.CardAnswers(st.answers, st.audit, st.answersErr)
-}
-
 var adminHTTP = &http.Client{Timeout: 20 * time.Second}
 
 func getJSON(ctx context.Context, url string, v any) error {
@@ -84,7 +75,7 @@ func (s *suite) money(ctx context.Context, scenario string) moneyState {
 			// A "91" whose client gave up before the answer has a void on
 			// its way too: wait for the answers to agree as well.
 			st.answers, st.answersErr = s.cardAnswers(ctx, msgs)
-			if st.cardAnswersCheck().Verdict == check.Valid {
+			if cardAnswersCheck(st.evidence(ops)).Verdict == check.Valid {
 				break
 			}
 			answered = true
