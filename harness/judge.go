@@ -69,7 +69,8 @@ func windows(res *result.Scenario) check.Windows {
 // figures, the money evidence) over res as its plan says, and returns res
 // with those checks, its stats and recovery times filled in. Checks it does
 // not make (a fault that failed, leftovers, the scenario's own checks) are
-// kept. A checker that panics gives unknown for itself. Judge is what the
+// kept. A window in which the host was busy with other work
+// (HostBusyLimit) cannot make a service level check invalid, only unknown. A checker that panics gives unknown for itself. Judge is what the
 // runner calls after a scenario and what `faultline report -rejudge` calls
 // on a saved run.
 func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Scenario {
@@ -113,6 +114,9 @@ func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Sce
 		}),
 		check.Safely("answers", func() check.Result { return check.Answers(ops) }),
 		check.Safely("card-answers", func() check.Result { return cardAnswersCheck(ev) }))
+	hc := check.Safely("host", func() check.Result { return hostCheck(&res, ws) })
+	hc.Informational = true
+	res.Checks = append(res.Checks, hc)
 	res.Checks = append(res.Checks, kept...)
 	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
@@ -121,7 +125,7 @@ func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Sce
 // judged names the checks Judge makes; it replaces them when it judges a
 // saved scenario again.
 var judged = map[string]bool{"slo": true, "tier-contract": true, "recovery": true, "load": true,
-	"money": true, "exercise": true, "answers": true, "card-answers": true}
+	"money": true, "exercise": true, "answers": true, "card-answers": true, "host": true}
 
 // cardAnswersCheck compares the answers card-api gave the network with the
 // ledger (check.CardAnswers).

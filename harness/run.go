@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/host"
 	"github.com/faultline/faultline/harness/load"
 	"github.com/faultline/faultline/harness/result"
 )
@@ -83,6 +84,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	total := sc.Duration()
 	progress("%s: start (%v: warm-up %v, steady %v, %d faults, after %v)", sc.Name, total.Round(time.Millisecond), Warmup, sc.Steady, len(sc.Faults), sc.After)
 	h.AddEvent(history.Event{Scenario: sc.Name, At: h.Now(), Kind: history.Phase, Detail: "warm-up"})
+	busy := s.watchHost()
 
 	// The load runs until the scenario really ends: a recovery that takes
 	// longer than planned (a slow rollout) pushes the end out, and the time
@@ -137,7 +139,8 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	h.AddEvent(history.Event{Scenario: sc.Name, At: end, Kind: history.Phase, Detail: "drain"})
 	progress("%s: load done; draining queues and auditing the ledger", sc.Name)
 	money := s.money(ctx, sc.Name)
-	res := s.judgeLive(sc, start, end, injs, loadStats, money)
+	samples, hostErr := busy()
+	res := s.judgeLive(sc, start, end, injs, loadStats, money, samples, hostErr)
 	for i, c := range sc.Checks {
 		r := check.Safely(c.Name, func() check.Result { return c.After(ctx, inspect, befores[i]) })
 		r.Check = firstNonEmpty(r.Check, c.Name)
@@ -268,9 +271,12 @@ func safeBefore(ctx context.Context, c Check, in *Inspect, out *any) (err error)
 // evidence in the run folder, judges the history by the scenario's plan
 // (Judge), and adds the checks only a live run can make: faults that failed
 // to inject, verify or recover, and faults left injected.
-func (s *suite) judgeLive(sc *Scenario, start, end time.Duration, injs []*injection, ls []load.Stats, money moneyState) result.Scenario {
+func (s *suite) judgeLive(sc *Scenario, start, end time.Duration, injs []*injection, ls []load.Stats, money moneyState, samples []host.Sample, hostErr error) result.Scenario {
 	res := result.Scenario{Name: sc.Name, Runbook: sc.Runbook, Start: start, End: end, Hold: sc.Hold,
-		Load: ls, Windows: map[string][2]time.Duration{}}
+		Load: ls, Windows: map[string][2]time.Duration{}, Host: samples}
+	if hostErr != nil {
+		res.HostError = hostErr.Error()
+	}
 	var healing []bool
 	for _, in := range injs {
 		if in == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/host"
 	"github.com/faultline/faultline/harness/load"
 	"github.com/faultline/faultline/system/transactions"
 )
@@ -47,6 +48,10 @@ type Scenario struct {
 	// Evidence names the file in the run folder holding the money
 	// evidence (the ledger audit) the checks read.
 	Evidence string `json:"evidence,omitempty"`
+	// Host is how busy the machine was with work outside the run while the
+	// scenario ran; HostError says why it could not be measured.
+	Host      []host.Sample `json:"host,omitempty"`
+	HostError string        `json:"host_error,omitempty"`
 }
 
 // Plan is what a scenario's history is judged against: its windows and the

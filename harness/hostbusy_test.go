@@ -1,0 +1,109 @@
+package harness_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/host"
+	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+// slowDuring is a scenario whose card authorisations were all approved but
+// took 900 ms while the faults were on (10-18 s), against a 300 ms p99.
+func slowDuring(samples []host.Sample) (result.Scenario, []history.Op) {
+	var ops []history.Op
+	for i := range 300 {
+		start := time.Duration(i) * 100 * time.Millisecond
+		lat := 5 * time.Millisecond
+		if start >= 10*time.Second && start < 18*time.Second {
+			lat = 900 * time.Millisecond
+		}
+		ops = append(ops, history.Op{Scenario: "S", Journey: "card-auth", Start: start, Latency: lat,
+			Outcome: history.OK, Result: "00", Amount: 100, Attempts: 1})
+	}
+	slo := check.SLO{MinSuccess: 0.99, P99: 300 * time.Millisecond, MinOps: 5}
+	sc := result.Scenario{Name: "S", Start: 0, End: 30 * time.Second, Windows: map[string][2]time.Duration{},
+		Load: []load.Stats{{Journey: "card-auth", Asked: 300, Sent: 300, SentRatio: 1}}, Host: samples,
+		Plan: &result.Plan{Faults: check.Span{From: 10 * time.Second, To: 18 * time.Second}, AfterLen: 12 * time.Second,
+			RecoveryFrom: 18 * time.Second, MaxRecovery: 10 * time.Second, Objectives: []result.Objective{
+				{Journey: "card-auth", Window: check.Steady, Check: "slo", SLO: slo},
+				{Journey: "card-auth", Window: check.During, Check: "slo", SLO: slo},
+				{Journey: "card-auth", Window: check.After, Check: "slo", SLO: slo}}}}
+	return sc, ops
+}
+
+// busyFrom samples the CPU every second of 30: others used share of it
+// from from to to, and 2% elsewhere.
+func busyFrom(from, to time.Duration, share float64) []host.Sample {
+	var s []host.Sample
+	for at := time.Second; at <= 30*time.Second; at += time.Second {
+		others := uint64(4)
+		if at > from && at <= to {
+			others = uint64(share * 200)
+		}
+		s = append(s, host.Sample{At: at, Others: others, Total: 200})
+	}
+	return s
+}
+
+func during(t *testing.T, res result.Scenario) check.Result {
+	t.Helper()
+	for _, c := range res.Checks {
+		if c.Check == "slo" && c.Window == check.During {
+			return c
+		}
+	}
+	t.Fatal("no during slo check")
+	return check.Result{}
+}
+
+func TestBusyHostMakesALatencyMissUnknown(t *testing.T) {
+	ev := result.Evidence{Audit: transactions.Audit{OK: true}}
+
+	// A quiet host: the slow window is the bank's doing.
+	sc, ops := slowDuring(busyFrom(0, 0, 0))
+	res := harness.Judge(sc, ops, ev)
+	require.Equal(t, check.Invalid, during(t, res).Verdict, during(t, res).Summary)
+	require.Equal(t, check.Invalid, res.Verdict)
+
+	// Another process took half the machine while the faults were on.
+	sc, ops = slowDuring(busyFrom(9*time.Second, 19*time.Second, 0.5))
+	res = harness.Judge(sc, ops, ev)
+	d := during(t, res)
+	require.Equal(t, check.Unknown, d.Verdict, d.Summary)
+	require.Contains(t, d.Summary, "the host was busy: work outside the run used 50%")
+	require.NotEqual(t, check.Invalid, res.Verdict)
+	var hc check.Result
+	for _, c := range res.Checks {
+		if c.Check == "host" {
+			hc = c
+		}
+	}
+	require.True(t, hc.Informational)
+	require.True(t, strings.Contains(hc.Summary, "during 50%") && strings.Contains(hc.Summary, "1 missed objective(s) made unknown"), hc.Summary)
+
+	// Busy only before the faults: the slow during window still fails.
+	sc, ops = slowDuring(busyFrom(0, 9*time.Second, 0.5))
+	res = harness.Judge(sc, ops, ev)
+	require.Equal(t, check.Invalid, during(t, res).Verdict)
+
+	// Not measured: nothing is excused, and the host check says why.
+	sc, ops = slowDuring(nil)
+	sc.HostError = "open /proc/stat: no such file"
+	res = harness.Judge(sc, ops, ev)
+	require.Equal(t, check.Invalid, during(t, res).Verdict)
+	for _, c := range res.Checks {
+		if c.Check == "host" {
+			require.Equal(t, check.Unknown, c.Verdict)
+			require.Contains(t, c.Summary, "no such file")
+		}
+	}
+}
