@@ -16,7 +16,7 @@ import (
 // missed objective in the window (slo, tier-contract, recovery) is unknown,
 // with the figure, never invalid. Money, answers and the scenario's own
 // checks are judged as always. On the 2-core machine the suite is measured
-// on, a quiet machine's background is 3-4%, and one CPU burner beside the
+// on, a quiet machine's background is 0-3%, and one CPU burner beside the
 // suite takes 20-31% (it competes with the bank's threads for the CPUs,
 // and 23% was enough to push a 1 s p99 to 1.05 s).
 const HostBusyLimit = 0.10
