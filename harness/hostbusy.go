@@ -41,7 +41,11 @@ func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
 	for _, w := range ws.All() {
 		spans[w.Name] = [2]time.Duration{w.From, w.To}
 		if share, ok := host.Busy(res.Host, w.From, w.To); ok {
-			figures = append(figures, fmt.Sprintf("%s %.0f%%", w.Name, 100*share))
+			f := fmt.Sprintf("%s %.0f%%", w.Name, 100*share)
+			if st := host.Stolen(res.Host, w.From, w.To); st >= 0.01 {
+				f += fmt.Sprintf(" (%.0f%% stolen by the hypervisor)", 100*st)
+			}
+			figures = append(figures, f)
 		}
 	}
 	if res.Plan != nil {

@@ -24,6 +24,25 @@ type Sample struct {
 	At     time.Duration `json:"at"` // offset from the run's start
 	Others uint64        `json:"others"`
 	Total  uint64        `json:"total"`
+	// Steal is the part of Others the hypervisor took for other machines
+	// (a noisy neighbour): this machine's own processes never ran then.
+	Steal uint64 `json:"steal,omitempty"`
+}
+
+// Stolen is the share of the machine's CPU the hypervisor took over
+// [from, to), from the samples that fall in it.
+func Stolen(samples []Sample, from, to time.Duration) float64 {
+	var steal, total uint64
+	for _, s := range samples {
+		if s.At > from && s.At <= to {
+			steal += s.Steal
+			total += s.Total
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(steal) / float64(total)
 }
 
 // Busy is the share of the machine's CPU that processes outside the run
@@ -55,7 +74,7 @@ type Sampler struct {
 	samples []Sample
 	err     error
 
-	lastTotal, lastBusy uint64
+	lastTotal, lastBusy, lastSteal uint64
 	lastOurs            map[int]uint64 // per process of the run: utime+stime
 	lastKernel          map[int]uint64 // per kernel thread: utime+stime
 	stop                context.CancelFunc
@@ -125,7 +144,7 @@ func (s *Sampler) Samples() []Sample {
 // "others"; at a sampling interval well under a second, that is noise.
 func (s *Sampler) take(record bool) error {
 	at := s.now()
-	total, busy, err := machineCPU(s.proc)
+	total, busy, steal, err := machineCPU(s.proc)
 	if err != nil {
 		return err
 	}
@@ -141,10 +160,10 @@ func (s *Sampler) take(record bool) error {
 			others = busyDelta - mine
 		}
 		s.mu.Lock()
-		s.samples = append(s.samples, Sample{At: at, Others: others, Total: total - s.lastTotal})
+		s.samples = append(s.samples, Sample{At: at, Others: others, Total: total - s.lastTotal, Steal: min(others, steal-s.lastSteal)})
 		s.mu.Unlock()
 	}
-	s.lastTotal, s.lastBusy, s.lastOurs, s.lastKernel = total, busy, ours, kernel
+	s.lastTotal, s.lastBusy, s.lastSteal, s.lastOurs, s.lastKernel = total, busy, steal, ours, kernel
 	return nil
 }
 
@@ -166,30 +185,33 @@ func delta(now, last map[int]uint64) uint64 {
 // machineCPU reads the first line of /proc/stat: the ticks every CPU spent
 // in each state. Busy is the time charged to processes or taken by the
 // hypervisor: user, nice, system and steal (not idle, iowait, irq, softirq).
-func machineCPU(proc string) (total, busy uint64, err error) {
+func machineCPU(proc string) (total, busy, steal uint64, err error) {
 	b, err := os.ReadFile(filepath.Join(proc, "stat"))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := bytes.Fields(line)
 	if len(f) < 5 || string(f[0]) != "cpu" {
-		return 0, 0, fmt.Errorf("%s/stat: unexpected first line %q", proc, line)
+		return 0, 0, 0, fmt.Errorf("%s/stat: unexpected first line %q", proc, line)
 	}
 	// user nice system idle iowait irq softirq steal guest guest_nice;
 	// guest time is already counted in user and nice.
 	for i, v := range f[1:min(len(f), 9)] {
 		n, err := strconv.ParseUint(string(v), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s/stat: %w", proc, err)
+			return 0, 0, 0, fmt.Errorf("%s/stat: %w", proc, err)
 		}
 		total += n
 		switch i {
-		case 0, 1, 2, 7: // user, nice, system, steal
+		case 0, 1, 2: // user, nice, system
 			busy += n
+		case 7: // steal
+			busy += n
+			steal = n
 		}
 	}
-	return total, busy, nil
+	return total, busy, steal, nil
 }
 
 // kthreadd is the parent of every kernel thread.
