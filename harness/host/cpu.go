@@ -75,10 +75,10 @@ type Sampler struct {
 	err     error
 
 	lastTotal, lastBusy, lastSteal uint64
-	lastOurs            map[int]uint64 // per process of the run: utime+stime
-	lastKernel          map[int]uint64 // per kernel thread: utime+stime
-	stop                context.CancelFunc
-	done                chan struct{}
+	lastOurs                       map[int]uint64 // per process of the run: utime+stime
+	lastKernel                     map[int]uint64 // per kernel thread: utime+stime
+	stop                           context.CancelFunc
+	done                           chan struct{}
 }
 
 // Start samples the CPU every interval until Stop. now gives the offset
