@@ -42,7 +42,7 @@ those whose reserve reached balance before the partition (they are voided).`,
 			"card-auth": {MinSuccess: 0, P99: 1500 * time.Millisecond, MinOps: 5}, // answered in time, declined cleanly
 		},
 		Checks: []harness.Check{
-			// card-api gives card-processing 900 ms and says so in
+			// card-api gives card-processing 800 ms and says so in
 			// X-Deadline-Ms; card-processing's hanging calls to balance
 			// must end when that deadline does, not at their own timeout.
 			harness.MetricRises("deadline-propagated", "card-processing", mesh.MetricCallsCancelled,

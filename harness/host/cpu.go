@@ -24,6 +24,25 @@ type Sample struct {
 	At     time.Duration `json:"at"` // offset from the run's start
 	Others uint64        `json:"others"`
 	Total  uint64        `json:"total"`
+	// Steal is the part of Others the hypervisor took for other machines
+	// (a noisy neighbour): this machine's own processes never ran then.
+	Steal uint64 `json:"steal,omitempty"`
+}
+
+// Stolen is the share of the machine's CPU the hypervisor took over
+// [from, to), from the samples that fall in it.
+func Stolen(samples []Sample, from, to time.Duration) float64 {
+	var steal, total uint64
+	for _, s := range samples {
+		if s.At > from && s.At <= to {
+			steal += s.Steal
+			total += s.Total
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(steal) / float64(total)
 }
 
 // Busy is the share of the machine's CPU that processes outside the run
@@ -55,10 +74,11 @@ type Sampler struct {
 	samples []Sample
 	err     error
 
-	lastTotal, lastBusy uint64
-	lastOurs            map[int]uint64 // per process: utime+stime
-	stop                context.CancelFunc
-	done                chan struct{}
+	lastTotal, lastBusy, lastSteal uint64
+	lastOurs                       map[int]uint64 // per process of the run: utime+stime
+	lastKernel                     map[int]uint64 // per kernel thread: utime+stime
+	stop                           context.CancelFunc
+	done                           chan struct{}
 }
 
 // Start samples the CPU every interval until Stop. now gives the offset
@@ -115,76 +135,94 @@ func (s *Sampler) Samples() []Sample {
 }
 
 // take reads the machine's and the run's CPU time and, when record is set,
-// appends the difference since the last reading. A process of the run that
-// exited between readings loses its last interval's CPU to "others"; at a
-// sampling interval well under a second, that is noise.
+// appends the difference since the last reading: the machine's process
+// time (user, nice, system, steal) less the run's processes' and the
+// kernel threads'. Interrupt and softirq time and the kernel threads (I/O
+// completion, writeback) are left out: they are mostly the run's own
+// network and disk traffic, and no process is charged for them. A process
+// of the run that exited between readings loses its last interval's CPU to
+// "others"; at a sampling interval well under a second, that is noise.
 func (s *Sampler) take(record bool) error {
 	at := s.now()
-	total, busy, err := machineCPU(s.proc)
+	total, busy, steal, err := machineCPU(s.proc)
 	if err != nil {
 		return err
 	}
-	ours, err := s.ours()
+	ours, kernel, err := s.processes()
 	if err != nil {
 		return err
 	}
 	if record {
-		var oursDelta uint64
-		for pid, t := range ours {
-			prev, seen := s.lastOurs[pid]
-			switch {
-			case !seen:
-				oursDelta += t // started since the last reading (or too fast to see before)
-			case t >= prev:
-				oursDelta += t - prev
-			}
-		}
+		mine := delta(ours, s.lastOurs) + delta(kernel, s.lastKernel)
 		busyDelta := busy - s.lastBusy
 		others := uint64(0)
-		if busyDelta > oursDelta {
-			others = busyDelta - oursDelta
+		if busyDelta > mine {
+			others = busyDelta - mine
 		}
 		s.mu.Lock()
-		s.samples = append(s.samples, Sample{At: at, Others: others, Total: total - s.lastTotal})
+		s.samples = append(s.samples, Sample{At: at, Others: others, Total: total - s.lastTotal, Steal: min(others, steal-s.lastSteal)})
 		s.mu.Unlock()
 	}
-	s.lastTotal, s.lastBusy, s.lastOurs = total, busy, ours
+	s.lastTotal, s.lastBusy, s.lastSteal, s.lastOurs, s.lastKernel = total, busy, steal, ours, kernel
 	return nil
 }
 
+// delta is the CPU the processes in now used since last.
+func delta(now, last map[int]uint64) uint64 {
+	var d uint64
+	for pid, t := range now {
+		prev, seen := last[pid]
+		switch {
+		case !seen:
+			d += t // started since the last reading (or too fast to see before)
+		case t >= prev:
+			d += t - prev
+		}
+	}
+	return d
+}
+
 // machineCPU reads the first line of /proc/stat: the ticks every CPU spent
-// in each state. Busy is all but idle and iowait.
-func machineCPU(proc string) (total, busy uint64, err error) {
+// in each state. Busy is the time charged to processes or taken by the
+// hypervisor: user, nice, system and steal (not idle, iowait, irq, softirq).
+func machineCPU(proc string) (total, busy, steal uint64, err error) {
 	b, err := os.ReadFile(filepath.Join(proc, "stat"))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := bytes.Fields(line)
 	if len(f) < 5 || string(f[0]) != "cpu" {
-		return 0, 0, fmt.Errorf("%s/stat: unexpected first line %q", proc, line)
+		return 0, 0, 0, fmt.Errorf("%s/stat: unexpected first line %q", proc, line)
 	}
 	// user nice system idle iowait irq softirq steal guest guest_nice;
 	// guest time is already counted in user and nice.
 	for i, v := range f[1:min(len(f), 9)] {
 		n, err := strconv.ParseUint(string(v), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s/stat: %w", proc, err)
+			return 0, 0, 0, fmt.Errorf("%s/stat: %w", proc, err)
 		}
 		total += n
-		if i != 3 && i != 4 {
+		switch i {
+		case 0, 1, 2: // user, nice, system
 			busy += n
+		case 7: // steal
+			busy += n
+			steal = n
 		}
 	}
-	return total, busy, nil
+	return total, busy, steal, nil
 }
 
-// ours returns the CPU ticks (utime+stime) of every process that is one of
-// the roots or descends from one.
-func (s *Sampler) ours() (map[int]uint64, error) {
+// kthreadd is the parent of every kernel thread.
+const kthreadd = 2
+
+// processes returns the CPU ticks (utime+stime) of every process that is
+// one of the roots or descends from one, and of every kernel thread.
+func (s *Sampler) processes() (ours, kernel map[int]uint64, err error) {
 	ents, err := os.ReadDir(s.proc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type proc struct {
 		ppid int
@@ -204,7 +242,13 @@ func (s *Sampler) ours() (map[int]uint64, error) {
 		procs[pid] = proc{ppid, cpu}
 		children[ppid] = append(children[ppid], pid)
 	}
-	ours := map[int]uint64{}
+	ours = map[int]uint64{}
+	kernel = map[int]uint64{}
+	for pid, p := range procs {
+		if pid == kthreadd || p.ppid == kthreadd {
+			kernel[pid] = p.cpu
+		}
+	}
 	queue := append([]int(nil), s.roots()...)
 	for len(queue) > 0 {
 		pid := queue[0]
@@ -216,7 +260,7 @@ func (s *Sampler) ours() (map[int]uint64, error) {
 		ours[pid] = p.cpu
 		queue = append(queue, children[pid]...)
 	}
-	return ours, nil
+	return ours, kernel, nil
 }
 
 // processCPU reads a /proc/<pid>/stat: its parent and its utime+stime.

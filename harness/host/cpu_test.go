@@ -13,9 +13,10 @@ import (
 
 // fakeProc writes a /proc with the machine's ticks and processes given as
 // pid -> {ppid, utime+stime}.
-func fakeProc(t *testing.T, dir string, user, idle uint64, procs map[int][2]uint64) {
+func fakeProc(t *testing.T, dir string, user, idle, steal uint64, procs map[int][2]uint64) {
 	t.Helper()
-	stat := fmt.Sprintf("cpu  %d 0 0 %d 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n", user, idle)
+	// Interrupt and softirq time (fields 6 and 7) grow too: never "others".
+	stat := fmt.Sprintf("cpu  %d 0 0 %d 0 %d %d %d 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n", user, idle, user/10, user/10, steal)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o600))
 	for pid, p := range procs {
 		d := filepath.Join(dir, fmt.Sprint(pid))
@@ -30,30 +31,33 @@ func TestSamplerSplitsOursFromOthers(t *testing.T) {
 	dir := t.TempDir()
 	var now time.Duration
 	s := &Sampler{proc: dir, roots: func() []int { return []int{10} }, now: func() time.Duration { return now }}
-	// 10 is the run, 11 its child, 12 its grandchild; 20 is someone else.
-	fakeProc(t, dir, 1000, 1000, map[int][2]uint64{10: {1, 100}, 11: {10, 50}, 12: {11, 0}, 20: {1, 500}})
+	// 10 is the run, 11 its child, 12 its grandchild; 20 is someone else;
+	// 2 is kthreadd and 30 a kernel thread (writeback, say).
+	fakeProc(t, dir, 1000, 1000, 0, map[int][2]uint64{10: {1, 100}, 11: {10, 50}, 12: {11, 0}, 20: {1, 500}, 2: {0, 0}, 30: {2, 40}})
 	require.NoError(t, s.take(false))
 
-	// 100 busy ticks of 200: the run used 30 (10: +20, 12: +10), others 70.
+	// 100 busy ticks (and 20 of irq and softirq) of 220: the run used 30
+	// (10: +20, 12: +10), the kernel thread 10, others 60.
 	now = time.Second
-	fakeProc(t, dir, 1100, 1100, map[int][2]uint64{10: {1, 120}, 11: {10, 50}, 12: {11, 10}, 20: {1, 570}})
+	fakeProc(t, dir, 1100, 1100, 0, map[int][2]uint64{10: {1, 120}, 11: {10, 50}, 12: {11, 10}, 20: {1, 560}, 2: {0, 0}, 30: {2, 50}})
 	require.NoError(t, s.take(true))
-	require.Equal(t, []Sample{{At: time.Second, Others: 70, Total: 200}}, s.Samples())
+	require.Equal(t, []Sample{{At: time.Second, Others: 60, Total: 220}}, s.Samples())
 
 	// The child exited and a new one started with 5 ticks: ours is 5 + 0.
 	now = 2 * time.Second
 	require.NoError(t, os.RemoveAll(filepath.Join(dir, "11")))
 	require.NoError(t, os.RemoveAll(filepath.Join(dir, "12")))
-	fakeProc(t, dir, 1110, 1190, map[int][2]uint64{10: {1, 120}, 13: {10, 5}, 20: {1, 575}})
+	fakeProc(t, dir, 1110, 1190, 4, map[int][2]uint64{10: {1, 120}, 13: {10, 5}, 20: {1, 561}, 2: {0, 0}, 30: {2, 50}})
 	require.NoError(t, s.take(true))
-	require.Equal(t, Sample{At: 2 * time.Second, Others: 5, Total: 100}, s.Samples()[1])
+	require.Equal(t, Sample{At: 2 * time.Second, Others: 9, Total: 106, Steal: 4}, s.Samples()[1])
+	require.InDelta(t, 4.0/106, Stolen(s.Samples(), time.Second, 2*time.Second), 1e-9)
 
 	share, ok := Busy(s.Samples(), 0, 2*time.Second)
 	require.True(t, ok)
-	require.InDelta(t, 75.0/300, share, 1e-9)
+	require.InDelta(t, 69.0/326, share, 1e-9)
 	share, ok = Busy(s.Samples(), time.Second, 2*time.Second)
 	require.True(t, ok)
-	require.InDelta(t, 5.0/100, share, 1e-9)
+	require.InDelta(t, 9.0/106, share, 1e-9)
 	_, ok = Busy(s.Samples(), 3*time.Second, 4*time.Second)
 	require.False(t, ok, "no samples in the window")
 }

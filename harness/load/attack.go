@@ -131,7 +131,11 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 	pacer := p.pacer()
 	began := time.Now()
 	results := atk.Attack(targeter, pacer, p.Duration, p.Journey)
-	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	// Sending ends when the context does (or the plan's duration is up);
+	// what was asked is counted up to then, not up to when the last
+	// answer came back.
+	var stoppedAt atomic.Int64
+	stop := context.AfterFunc(ctx, func() { stoppedAt.Store(int64(time.Since(began))); atk.Stop() })
 	defer stop()
 	var lags []time.Duration
 	for res := range results {
@@ -146,7 +150,11 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 		}
 		h.AddOp(op)
 	}
-	return stats(p, len(lags), lags, time.Since(began))
+	ran := time.Since(began)
+	if at := stoppedAt.Load(); at > 0 {
+		ran = time.Duration(at)
+	}
+	return stats(p, len(lags), lags, ran)
 }
 
 // planned returns when the pacer meant to send hit seq: the earliest offset
@@ -165,7 +173,7 @@ func planned(p vegeta.Pacer, seq uint64, limit time.Duration) time.Duration {
 }
 
 // stats compares what was sent with what the plan asked for in the time the
-// attack actually ran (it may be stopped before its planned duration).
+// attack was sending (it may be stopped before its planned duration).
 func stats(p Plan, sent int, lags []time.Duration, ran time.Duration) Stats {
 	d := min(ran, p.Duration).Seconds()
 	asked := p.Rate * d

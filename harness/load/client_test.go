@@ -105,3 +105,31 @@ func TestClientGivesUpAfterItsAttempts(t *testing.T) {
 	assert.Equal(t, (CardNetwork.Attempts-1)*len(final), sup)
 	assert.Equal(t, int32(CardNetwork.Attempts*len(final)), hits.Load())
 }
+
+// TestAskedCountsOnlyWhileSending stops an attack whose answers take a
+// second: what was asked is counted up to the stop, not up to the last
+// answer, so slow answers in flight at the end are not read as load the
+// generator failed to send.
+func TestAskedCountsOnlyWhileSending(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Second)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"approved"}`))
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	h, err := history.New("")
+	require.NoError(t, err)
+	d := seed.Data{Customers: []seed.Customer{{ID: "c1", Account: "a1", Token: "t1", Card: "k1"}, {ID: "c2", Account: "a2", Token: "t2", Card: "k2"}},
+		Merchants: []transactions.Merchant{{ID: "m1"}}}
+	g := NewGen(d, Ingress{Edge: func() []string { return []string{addr} }, CardAPI: func() []string { return []string{addr} }}, 1, "test")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	st, err := Attack(ctx, h, "s", g, []Plan{{Journey: "payments", Rate: 20, Duration: time.Minute}})
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	require.GreaterOrEqual(t, time.Since(start), 2900*time.Millisecond, "the last answers came a second after the stop")
+	assert.InDelta(t, 39, st[0].Asked, 3, "asked for the 2 s of sending: %v", st[0])
+	assert.False(t, st[0].Underdrive, "%v", st[0])
+}
