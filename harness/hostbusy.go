@@ -16,10 +16,10 @@ import (
 // missed objective in the window (slo, tier-contract, recovery) is unknown,
 // with the figure, never invalid. Money, answers and the scenario's own
 // checks are judged as always. On the 2-core machine the suite is measured
-// on, a quiet machine's background is 0-3%, and one CPU burner beside the
-// suite takes 20-31% (it competes with the bank's threads for the CPUs,
-// and 23% was enough to push a 1 s p99 to 1.05 s).
-const HostBusyLimit = 0.10
+// on, the run itself keeps the CPUs 75-90% busy and a quiet machine's other
+// work is 0-3%; one CPU burner beside the suite takes 20-31%, and 9% taken
+// by the hypervisor was enough to stall the card path three times in 4 s.
+const HostBusyLimit = 0.05
 
 // busyHostJudged names the checks a busy host can spoil.
 var busyHostJudged = map[string]bool{"slo": true, "tier-contract": true, "recovery": true}

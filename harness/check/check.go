@@ -73,7 +73,11 @@ type Stats struct {
 	Max     time.Duration `json:"max"`
 
 	sorted []time.Duration // every latency, ascending
+	spans  []span          // every request's start and latency, in start order
 }
+
+// span is one request's time in flight.
+type span struct{ start, latency time.Duration }
 
 // Compute returns the stats of journey's requests that belong to w (by
 // Window.Contains). Percentiles are exact (sorted samples), over every
@@ -95,6 +99,7 @@ func Compute(ops []history.Op, journey string, w Window) Stats {
 			s.Unknown++
 		}
 		lats = append(lats, o.Latency)
+		s.spans = append(s.spans, span{o.Start, o.Latency})
 	}
 	if s.Count == 0 {
 		return s
@@ -102,6 +107,7 @@ func Compute(ops []history.Op, journey string, w Window) Stats {
 	s.Success = float64(s.OK) / float64(s.Count)
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	s.sorted = lats
+	sort.Slice(s.spans, func(i, j int) bool { return s.spans[i].start < s.spans[j].start })
 	s.P50, s.P95, s.P99, s.Max = Quantile(lats, 0.50), Quantile(lats, 0.95), Quantile(lats, 0.99), lats[len(lats)-1]
 	return s
 }

@@ -16,7 +16,15 @@ import (
 // enough requests to show it.
 //
 // The same rule judges latency: "p99 within B" allows 1% of requests slower
-// than B, and a window fails only when significantly more are.
+// than B, and a window fails only when significantly more are. Slow
+// requests are not independent, though: one stall (a GC pause, the
+// hypervisor taking the CPU, an fsync) slows every request in flight at
+// that moment. So latency is judged in stalls (Stalls): slow requests in
+// flight together count as one event, and the window's request count is
+// divided by the same average stall size (the design effect of cluster
+// sampling). One stall that slows three requests at once in a window of 30
+// is one event in ten, within chance; a journey slow all the time is a
+// stall every B, and fails.
 const Significance = 0.01
 
 // latencyAllowance is the share of requests a p99 bound lets be slower.
@@ -82,14 +90,19 @@ func (slo SLO) Holds(s Stats) (Verdict, string) {
 		return Unknown, fmt.Sprintf("%d requests, fewer than the %d needed to judge", s.Count, max(1, slo.MinOps))
 	}
 	bad := Miss{Bad: s.Count - s.OK, N: s.Count, Allowed: 1 - slo.MinSuccess}
-	slow := Miss{Bad: s.Slower(slo.P99), N: s.Count, Allowed: latencyAllowance}
+	slowN, stalls := s.Stalls(slo.P99)
+	slow := Miss{Bad: stalls, N: s.Count, Allowed: latencyAllowance}
+	if stalls > 0 {
+		size := float64(slowN) / float64(stalls)
+		slow.N = max(stalls, int(math.Round(float64(s.Count)/size)))
+	}
 	if bad.Significant() {
 		return Invalid, fmt.Sprintf("success %.2f%% < %.2f%% (%d fail, %d unknown of %d; p=%.2g < %v)",
 			100*s.Success, 100*slo.MinSuccess, s.Fail, s.Unknown, s.Count, bad.PValue(), Significance)
 	}
 	if slow.Significant() {
-		return Invalid, fmt.Sprintf("p99 %v > %v (%d of %d slower; p=%.2g < %v)",
-			s.P99.Round(time.Millisecond), slo.P99, slow.Bad, s.Count, slow.PValue(), Significance)
+		return Invalid, fmt.Sprintf("p99 %v > %v (%d of %d slower, in %d stalls; p=%.2g < %v)",
+			s.P99.Round(time.Millisecond), slo.P99, slowN, s.Count, stalls, slow.PValue(), Significance)
 	}
 	why := fmt.Sprintf("success %.2f%%, p99 %v over %d requests", 100*s.Success, s.P99.Round(time.Millisecond), s.Count)
 	if s.Success < slo.MinSuccess || s.P99 > slo.P99 {
@@ -104,6 +117,29 @@ func (slo SLO) Holds(s Stats) (Verdict, string) {
 // measurement of when the journey is back, not a verdict on a window).
 func (slo SLO) Meets(s Stats) bool {
 	return s.Count >= max(1, slo.MinOps) && s.Success >= slo.MinSuccess && s.P99 <= slo.P99
+}
+
+// Stalls returns how many of the window's requests took longer than d, and
+// into how many stalls they fall: a stall is a run of slow requests that
+// were in flight together (each started before the ones before it had all
+// ended), lasting at most d from its first start, so that a journey slow
+// all the time is one stall every d, not one stall.
+func (s Stats) Stalls(d time.Duration) (slow, stalls int) {
+	var first, end time.Duration
+	open := false
+	for _, sp := range s.spans {
+		if sp.latency <= d {
+			continue
+		}
+		slow++
+		if open && sp.start < first+d && sp.start <= end {
+			end = max(end, sp.start+sp.latency)
+			continue
+		}
+		stalls++
+		first, end, open = sp.start, sp.start+sp.latency, true
+	}
+	return slow, stalls
 }
 
 // Slower returns how many of the window's requests took longer than d.

@@ -83,6 +83,56 @@ func TestSLOJudgementFromBothSides(t *testing.T) {
 	}
 }
 
+// stalled makes a journey's history of n requests over 2 s (a -short
+// steady window) taking 20 ms, and stalls: at each stall's start, the next
+// k requests take 350 ms (as one pause of the machine does to everything
+// in flight).
+func stalled(n, k int, stalls ...time.Duration) []history.Op {
+	var out []history.Op
+	for i := range n {
+		out = append(out, history.Op{Journey: "j", Start: time.Duration(i) * 2 * time.Second / time.Duration(n), Latency: 20 * ms, Outcome: history.OK})
+	}
+	for _, at := range stalls {
+		hit := 0
+		for i := range out {
+			if out[i].Start >= at && hit < k {
+				out[i].Latency = 350 * ms
+				hit++
+			}
+		}
+	}
+	return out
+}
+
+// TestSLOJudgesLatencyInStalls: slow requests in flight together are one
+// event. The windows of the false alarms (3 of 30 payments slowed by one
+// 400 ms stall; card authorisations slowed by two) pass; a journey slow in
+// several separate moments, or all the time, still fails.
+func TestSLOJudgesLatencyInStalls(t *testing.T) {
+	steady := check.SLO{MinSuccess: 0.99, P99: 300 * ms, MinOps: 5}
+	w := check.Window{Name: "steady", From: 0, To: time.Minute}
+	for name, c := range map[string]struct {
+		ops  []history.Op
+		want check.Verdict
+	}{
+		"one stall, 3 of 30":              {stalled(30, 3, 500*ms), check.Valid},
+		"one stall, 9 of 200":             {stalled(200, 9, 500*ms), check.Valid},
+		"two stalls, 4 each of 200":       {stalled(200, 4, 300*ms, 1200*ms), check.Valid},
+		"five stalls, 3 each of 30":       {stalled(30, 3, 0, 400*ms, 800*ms, 1200*ms, 1600*ms), check.Invalid},
+		"slow all the time, 30 of 30":     {stalled(30, 30, 0), check.Invalid},
+		"three stalls, 10 each of 200":    {stalled(200, 10, 0, 700*ms, 1400*ms), check.Invalid},
+		"every other request slow, of 60": {window(60, 0, 30), check.Invalid},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, _ := check.CheckSLO(c.ops, "j", w, steady)
+			assert.Equal(t, c.want, r.Verdict, r.Summary)
+		})
+	}
+	slow, stalls := check.Compute(stalled(30, 30, 0), "j", w).Stalls(300 * ms)
+	assert.Equal(t, 30, slow)
+	assert.GreaterOrEqual(t, stalls, 5, "slow all the time is a stall every 300 ms, not one")
+}
+
 func TestSLOJudgementIsUnknownOnTooFewRequests(t *testing.T) {
 	r, _ := check.CheckSLO(window(4, 4, 0), "j", check.Window{Name: "steady", From: 0, To: time.Minute},
 		check.SLO{MinSuccess: 0.99, P99: time.Second, MinOps: 5})
