@@ -164,14 +164,14 @@ func versionParts(v string) (major, minor string) {
 // etcd is a tiny main around etcd's own.
 func etcd(v Versions) goProgram {
 	return goProgram{name: "etcd-" + v.Etcd, require: []string{"go.etcd.io/etcd/server/v3 " + v.Etcd},
-		mains: map[string]string{"etcd": "package main\n\nimport (\n\t\"os\"\n\n\t\"go.etcd.io/etcd/server/v3/etcdmain\"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n"},
+		mains:    map[string]string{"etcd": "package main\n\nimport (\n\t\"os\"\n\n\t\"go.etcd.io/etcd/server/v3/etcdmain\"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n"},
 		packages: []string{"./etcd"}, ldflags: "-s -w"}
 }
 
 // coreDNS is a tiny main with every plugin, as CoreDNS's own.
 func coreDNS(v Versions) goProgram {
 	return goProgram{name: "coredns-" + v.CoreDNS, require: []string{"github.com/coredns/coredns " + v.CoreDNS},
-		mains: map[string]string{"coredns": "package main\n\nimport (\n\t_ \"github.com/coredns/coredns/core/plugin\"\n\t\"github.com/coredns/coredns/coremain\"\n)\n\nfunc main() { coremain.Run() }\n"},
+		mains:    map[string]string{"coredns": "package main\n\nimport (\n\t_ \"github.com/coredns/coredns/core/plugin\"\n\t\"github.com/coredns/coredns/coremain\"\n)\n\nfunc main() { coremain.Run() }\n"},
 		packages: []string{"./coredns"}, ldflags: "-s -w"}
 }
 

@@ -282,7 +282,9 @@ func importImages(ctx context.Context, root, archive string, refs []string) erro
 }
 
 // mutateConfig sets an image's whole configuration.
-func mutateConfig(img v1.Image, cf *v1.ConfigFile) (v1.Image, error) { return mutate.ConfigFile(img, cf) }
+func mutateConfig(img v1.Image, cf *v1.ConfigFile) (v1.Image, error) {
+	return mutate.ConfigFile(img, cf)
+}
 
 // resolveIn follows the symlinks of path as the rootfs at root sees them
 // (an absolute link target is inside root, never the host's), and returns

@@ -13,7 +13,9 @@ type StepError struct {
 	Err  error
 }
 
-func (e *StepError) Error() string { return fmt.Sprintf("node image: step %q failed: %v", e.Step, e.Err) }
+func (e *StepError) Error() string {
+	return fmt.Sprintf("node image: step %q failed: %v", e.Step, e.Err)
+}
 func (e *StepError) Unwrap() error { return e.Err }
 
 // steps runs a build's steps in order, printing a line when each starts and
