@@ -36,7 +36,7 @@ import (
 var files embed.FS
 
 // recipe is bumped when this package builds the same inputs differently.
-const recipe = "1"
+const recipe = "2"
 
 // Options say what to build and where to keep it.
 type Options struct {
@@ -220,7 +220,9 @@ func Build(ctx context.Context, o Options) (Image, error) {
 		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"} {
 			bins[c] = filepath.Join(k8s, c)
 		}
-		fmt.Fprintf(o.Out, "node image:   %s\n", strings.Join(append(refs, podnetRef), "\n node image:   "))
+		for _, r := range append(refs, podnetRef) {
+			fmt.Fprintf(o.Out, "node image:   %s\n", r)
+		}
 		return controlPlaneImages(ctx, refs, bins, root, podnetRef, archive)
 	}); err != nil {
 		return img, err

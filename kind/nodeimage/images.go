@@ -185,7 +185,15 @@ var iptablesBinaries = []string{"/usr/sbin/xtables-nft-multi", "/usr/sbin/xtable
 // backend, Debian's default).
 func iptablesEntries(ctx context.Context, root string) ([]entry, error) {
 	files := map[string]bool{}
-	for _, b := range iptablesBinaries {
+	// The extensions iptables loads at run time need libraries of their
+	// own (libxt_statistic needs libm): ldd them too.
+	xt, _ := filepath.Glob(filepath.Join(root, "usr/lib/*/xtables/*.so"))
+	var xtPaths []string
+	for _, f := range xt {
+		rel, _ := filepath.Rel(root, f)
+		xtPaths = append(xtPaths, "/"+rel)
+	}
+	for _, b := range append(append([]string{}, iptablesBinaries...), xtPaths...) {
 		files[b] = true
 		libs, err := output(ctx, "chroot", root, "ldd", b)
 		if err != nil {
@@ -206,16 +214,6 @@ func iptablesEntries(ctx context.Context, root string) ([]entry, error) {
 			return nil, err
 		}
 		es = append(es, entry{dst: f, src: real, mode: 0o755})
-	}
-	// The extensions iptables loads at run time.
-	xt, _ := filepath.Glob(filepath.Join(root, "usr/lib/*/xtables/*.so"))
-	for _, f := range xt {
-		rel, _ := filepath.Rel(root, f)
-		real, err := resolveIn(root, "/"+rel)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, entry{dst: "/" + rel, src: real, mode: 0o644})
 	}
 	for _, c := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"} {
 		es = append(es, entry{dst: "/usr/sbin/" + c, link: "xtables-nft-multi"},
