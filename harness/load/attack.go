@@ -13,6 +13,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
 )
 
@@ -190,10 +191,7 @@ func stats(p Plan, sent int, lags []time.Duration, ran time.Duration) Stats {
 	s.Underdrive = s.SentRatio < DefaultMinSentRatio
 	if len(lags) > 0 {
 		sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
-		s.LagP99 = lags[(len(lags)*99)/100]
-		if (len(lags)*99)/100 >= len(lags) {
-			s.LagP99 = lags[len(lags)-1]
-		}
+		s.LagP99 = check.Quantile(lags, 0.99) // the checks' percentile, so figures compare
 		s.LagMax = lags[len(lags)-1]
 		s.Lagged = len(lags) - sort.Search(len(lags), func(i int) bool { return lags[i] > DefaultMaxLag })
 	}
