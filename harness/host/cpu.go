@@ -32,34 +32,31 @@ type Sample struct {
 // Stolen is the share of the machine's CPU the hypervisor took over
 // [from, to), from the samples that fall in it.
 func Stolen(samples []Sample, from, to time.Duration) float64 {
-	var steal, total uint64
-	for _, s := range samples {
-		if s.At > from && s.At <= to {
-			steal += s.Steal
-			total += s.Total
-		}
-	}
-	if total == 0 {
-		return 0
-	}
-	return float64(steal) / float64(total)
+	f, _ := share(samples, from, to, func(s Sample) uint64 { return s.Steal })
+	return f
 }
 
 // Busy is the share of the machine's CPU that processes outside the run
 // used over [from, to), from the samples that fall in it, and whether any
 // did.
 func Busy(samples []Sample, from, to time.Duration) (float64, bool) {
-	var others, total uint64
+	return share(samples, from, to, func(s Sample) uint64 { return s.Others })
+}
+
+// share sums part and the machine's capacity over the samples taken in
+// (from, to] and returns their ratio, and whether there were any.
+func share(samples []Sample, from, to time.Duration, part func(Sample) uint64) (float64, bool) {
+	var sum, total uint64
 	for _, s := range samples {
 		if s.At > from && s.At <= to {
-			others += s.Others
+			sum += part(s)
 			total += s.Total
 		}
 	}
 	if total == 0 {
 		return 0, false
 	}
-	return float64(others) / float64(total), true
+	return float64(sum) / float64(total), true
 }
 
 // Sampler samples the machine's CPU every interval until stopped. The run's

@@ -42,11 +42,7 @@ func TestClientRetriesACutConnectionWithTheSameKey(t *testing.T) {
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
 
-	h, err := history.New("")
-	require.NoError(t, err)
-	d := seed.Data{Customers: []seed.Customer{{ID: "c1", Account: "a1", Token: "t1", Card: "k1"}, {ID: "c2", Account: "a2", Token: "t2", Card: "k2"}},
-		Merchants: []transactions.Merchant{{ID: "m1"}}}
-	g := NewGen(d, Ingress{Edge: func() []string { return []string{addr} }, CardAPI: func() []string { return []string{addr} }}, 1, "test")
+	h, g := testGen(t, addr)
 	st, err := Attack(context.Background(), h, "s", g, []Plan{{Journey: "payments", Rate: 1, Duration: 1500 * time.Millisecond}})
 	require.NoError(t, err)
 	require.Len(t, st, 1)
@@ -118,11 +114,7 @@ func TestAskedCountsOnlyWhileSending(t *testing.T) {
 	}))
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
-	h, err := history.New("")
-	require.NoError(t, err)
-	d := seed.Data{Customers: []seed.Customer{{ID: "c1", Account: "a1", Token: "t1", Card: "k1"}, {ID: "c2", Account: "a2", Token: "t2", Card: "k2"}},
-		Merchants: []transactions.Merchant{{ID: "m1"}}}
-	g := NewGen(d, Ingress{Edge: func() []string { return []string{addr} }, CardAPI: func() []string { return []string{addr} }}, 1, "test")
+	h, g := testGen(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -132,4 +124,15 @@ func TestAskedCountsOnlyWhileSending(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 2900*time.Millisecond, "the last answers came a second after the stop")
 	assert.InDelta(t, 39, st[0].Asked, 3, "asked for the 2 s of sending: %v", st[0])
 	assert.False(t, st[0].Underdrive, "%v", st[0])
+}
+
+// testGen is a history and a generator of two customers whose edge and
+// card-api are both addr.
+func testGen(t *testing.T, addr string) (*history.History, *Gen) {
+	t.Helper()
+	h, err := history.New("")
+	require.NoError(t, err)
+	d := seed.Data{Customers: []seed.Customer{{ID: "c1", Account: "a1", Token: "t1", Card: "k1"}, {ID: "c2", Account: "a2", Token: "t2", Card: "k2"}},
+		Merchants: []transactions.Merchant{{ID: "m1"}}}
+	return h, NewGen(d, Ingress{Edge: func() []string { return []string{addr} }, CardAPI: func() []string { return []string{addr} }}, 1, "test")
 }
