@@ -79,9 +79,7 @@ func TestClientGivesUpAfterItsAttempts(t *testing.T) {
 	}))
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
-	h, _ := history.New("")
-	d := seed.Data{Customers: []seed.Customer{{ID: "c1", Account: "a1", Token: "t1", Card: "k1"}}, Merchants: []transactions.Merchant{{ID: "m1"}}}
-	g := NewGen(d, Ingress{Edge: func() []string { return []string{addr} }, CardAPI: func() []string { return []string{addr} }}, 1, "test")
+	h, g := testGen(t, addr)
 	_, err := Attack(context.Background(), h, "s", g, []Plan{{Journey: "card-auth", Rate: 1, Duration: 1100 * time.Millisecond}})
 	require.NoError(t, err)
 	var final []history.Op
