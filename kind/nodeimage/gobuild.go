@@ -180,9 +180,3 @@ func crictl(v Versions) goProgram {
 	return goProgram{name: "crictl-" + v.Crictl, require: []string{"sigs.k8s.io/cri-tools " + v.Crictl},
 		packages: []string{"sigs.k8s.io/cri-tools/cmd/crictl"}, ldflags: "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=" + v.Crictl}
 }
-
-// kindCLI is the kind command, for users who want it beside the library.
-func kindCLI(v Versions) goProgram {
-	return goProgram{name: "kind-" + v.Kind, require: []string{"sigs.k8s.io/kind " + v.Kind},
-		packages: []string{"sigs.k8s.io/kind"}, ldflags: "-s -w"}
-}
