@@ -26,7 +26,10 @@ var busyHostJudged = map[string]bool{"slo": true, "tier-contract": true, "recove
 
 // hostCheck reports how busy the machine was with work outside the run in
 // each window, and turns each invalid slo, tier-contract or recovery
-// verdict of a window above HostBusyLimit into unknown with that reason.
+// verdict of a window above HostBusyLimit into unknown with that reason:
+// every latency miss, and a failure or a slow recovery when another journey
+// missed in the same window too (a starved host slows everything; one
+// journey failing while the others hold is the bank's).
 // The host check itself is informational: a busy host does not make a
 // scenario unknown, only the verdicts it may have spoilt.
 func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
@@ -53,7 +56,25 @@ func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
 	}
 	r.Summary = fmt.Sprintf("work outside the run used this share of the machine's CPU: %s (limit %.0f%%)",
 		strings.Join(figures, ", "), 100*HostBusyLimit)
-	excused := 0
+	// Which journeys missed in each window (recoveries count with the
+	// after window): a host short of CPU slows every journey, so a lone
+	// journey that failed while the others held is not the host's doing.
+	missed := map[string]map[string]bool{}
+	group := func(c check.Result) string {
+		if c.Check == "recovery" {
+			return check.After
+		}
+		return c.Window
+	}
+	for _, c := range res.Checks {
+		if c.Verdict == check.Invalid && busyHostJudged[c.Check] {
+			if missed[group(c)] == nil {
+				missed[group(c)] = map[string]bool{}
+			}
+			missed[group(c)][c.Journey] = true
+		}
+	}
+	excused, kept := 0, 0
 	for i, c := range res.Checks {
 		if c.Verdict != check.Invalid || !busyHostJudged[c.Check] {
 			continue
@@ -70,6 +91,11 @@ func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
 		if !ok || share <= HostBusyLimit {
 			continue
 		}
+		if !latencyMiss(c) && len(missed[group(c)]) < 2 {
+			res.Checks[i].Summary = fmt.Sprintf("%s (the host was busy, %.0f%% of its CPU used by other work, but only this journey missed: not the host's doing)", c.Summary, 100*share)
+			kept++
+			continue
+		}
 		res.Checks[i].Verdict = check.Unknown
 		res.Checks[i].Summary = fmt.Sprintf("the host was busy: work outside the run used %.0f%% of the machine's CPU in this window (limit %.0f%%), so this miss may be the host's, not the bank's: %s",
 			100*share, 100*HostBusyLimit, c.Summary)
@@ -78,5 +104,14 @@ func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
 	if excused > 0 {
 		r.Summary += fmt.Sprintf("; %d missed objective(s) made unknown", excused)
 	}
+	if kept > 0 {
+		r.Summary += fmt.Sprintf("; %d kept invalid (one journey failing alone)", kept)
+	}
 	return r
+}
+
+// latencyMiss reports whether an invalid slo or tier-contract result
+// missed on latency only (its success held).
+func latencyMiss(c check.Result) bool {
+	return c.Check != "recovery" && !strings.Contains(c.Summary, "success ")
 }

@@ -107,3 +107,30 @@ func TestBusyHostMakesALatencyMissUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestBusyHostDoesNotExcuseALoneFailure: card authorisations all failing
+// while payments held is not a starved host, busy or not.
+func TestBusyHostDoesNotExcuseALoneFailure(t *testing.T) {
+	ev := result.Evidence{Audit: transactions.Audit{OK: true}}
+	sc, ops := slowDuring(busyFrom(9*time.Second, 19*time.Second, 0.5))
+	for i := range ops {
+		if ops[i].Start >= 10*time.Second && ops[i].Start < 18*time.Second {
+			ops[i].Latency, ops[i].Outcome, ops[i].Result = 5*time.Millisecond, history.Fail, "91"
+		}
+	}
+	res := harness.Judge(sc, ops, ev)
+	d := during(t, res)
+	require.Equal(t, check.Invalid, d.Verdict, d.Summary)
+	require.Contains(t, d.Summary, "only this journey missed")
+
+	// The same failures with payments failing too: the host may be why.
+	for i := range 80 {
+		ops = append(ops, history.Op{Scenario: "S", Journey: "payments", Start: 10*time.Second + time.Duration(i)*100*time.Millisecond,
+			Latency: 5 * time.Millisecond, Outcome: history.Fail, Attempts: 1})
+	}
+	sc.Plan.Objectives = append(sc.Plan.Objectives, result.Objective{Journey: "payments", Window: check.During, Check: "slo",
+		SLO: check.SLO{MinSuccess: 0.98, P99: time.Second, MinOps: 5}})
+	res = harness.Judge(sc, ops, ev)
+	d = during(t, res)
+	require.Equal(t, check.Unknown, d.Verdict, d.Summary)
+}
