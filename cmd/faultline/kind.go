@@ -6,11 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/faultline/faultline/harness/platform/local"
 	"github.com/faultline/faultline/kind/cluster"
 	"github.com/faultline/faultline/kind/hostsetup"
 	"github.com/faultline/faultline/kind/nodeimage"
@@ -35,12 +33,10 @@ func runKind(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		return errors.New("faultline kind: run it from inside the faultline repository")
+	repo, err := local.ModuleRoot()
+	if err != nil {
+		return fmt.Errorf("faultline kind: run it from inside the faultline repository: %w", err)
 	}
-	repo := filepath.Dir(gomod)
 	host := func() error {
 		_, err := hostsetup.Ensure(ctx, hostsetup.Options{Repo: repo, Out: os.Stdout})
 		return err

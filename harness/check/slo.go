@@ -3,7 +3,6 @@ package check
 import (
 	"fmt"
 	"math"
-	"sort"
 	"time"
 )
 
@@ -140,10 +139,4 @@ func (s Stats) Stalls(d time.Duration) (slow, stalls int) {
 		first, end, open = sp.start, sp.start+sp.latency, true
 	}
 	return slow, stalls
-}
-
-// Slower returns how many of the window's requests took longer than d.
-func (s Stats) Slower(d time.Duration) int {
-	i := sort.Search(len(s.sorted), func(i int) bool { return s.sorted[i] > d })
-	return len(s.sorted) - i
 }

@@ -20,6 +20,7 @@ import (
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/faultline/faultline/kind/hostsetup"
+	"github.com/faultline/faultline/kind/nodeimage"
 )
 
 // DefaultName is the cluster the kind platform uses.
@@ -116,13 +117,10 @@ func Delete(name string) error {
 	return provider().Delete(name, DefaultKubeconfig(name))
 }
 
-// DefaultKubeconfig is where a cluster's kubeconfig is kept.
+// DefaultKubeconfig is where a cluster's kubeconfig is kept: beside the
+// node images (nodeimage.DefaultCache).
 func DefaultKubeconfig(name string) string {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		d = os.TempDir()
-	}
-	return filepath.Join(d, "faultline", "kind", "kubeconfig-"+name)
+	return filepath.Join(nodeimage.DefaultCache(), "kubeconfig-"+name)
 }
 
 // Nodes returns the names of the cluster's node containers.

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ type Options struct {
 	// $FAULTLINE_CACHE/kind, or ~/.cache/faultline/kind).
 	Cache string
 	// Repo is this repository's root, where kind/cmd is built from
-	// (default: the module root of the working directory).
+	// (required).
 	Repo string
 	// Out receives a line as each step starts and ends (default: stderr).
 	Out io.Writer
@@ -100,13 +101,13 @@ func Build(ctx context.Context, o Options) (Image, error) {
 		return Image{}, &StepError{Step: "host tools", Err: fmt.Errorf("missing %s; run `faultline kind host` to install them", strings.Join(missing, ", "))}
 	}
 	if o.Repo == "" {
-		out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		gomod := strings.TrimSpace(string(out))
-		if err != nil || gomod == "" || gomod == os.DevNull {
-			return Image{}, &StepError{Step: "find the repository", Err: errors.New("run from inside the faultline repository (go env GOMOD is empty)")}
-		}
-		o.Repo = filepath.Dir(gomod)
+		return Image{}, &StepError{Step: "find the repository", Err: errors.New("Options.Repo is empty: the image builds kind/cmd from this repository")}
 	}
+	toolchain, err := exec.CommandContext(ctx, "go", "version").Output()
+	if err != nil {
+		return Image{}, &StepError{Step: "host tools", Err: fmt.Errorf("go version: %w", err)}
+	}
+	stamp := strings.TrimSpace(string(toolchain))
 	bin := func(parts ...string) string { return filepath.Join(append([]string{o.Cache, "bin"}, parts...)...) }
 	own := bin("own")
 	if err := st.run(ctx, "build pause and podnet", nil, func(ctx context.Context) error {
@@ -114,7 +115,7 @@ func Build(ctx context.Context, o Options) (Image, error) {
 	}); err != nil {
 		return Image{}, err
 	}
-	key, err := inputsKey(ctx, v, own)
+	key, err := inputsKey(v, stamp, own)
 	if err != nil {
 		return Image{}, &StepError{Step: "hash the inputs", Err: err}
 	}
@@ -132,8 +133,6 @@ func Build(ctx context.Context, o Options) (Image, error) {
 		return img, nil
 	}
 
-	toolchain, _ := exec.CommandContext(ctx, "go", "version").Output()
-	stamp := strings.TrimSpace(string(toolchain))
 	built := func(dir string) func() bool {
 		return func() bool {
 			b, err := os.ReadFile(filepath.Join(dir, ".built"))
@@ -212,7 +211,7 @@ func Build(ctx context.Context, o Options) (Image, error) {
 			return err
 		}
 		refs = listed
-		if !contains(refs, pauseRef) {
+		if !slices.Contains(refs, pauseRef) {
 			refs = append(refs, pauseRef) // the sandbox image containerd names
 		}
 		bins := map[string]string{"etcd": filepath.Join(etcdBin, "etcd"), "coredns": filepath.Join(dnsBin, "coredns"),
@@ -267,20 +266,17 @@ func goBuildOwn(ctx context.Context, repo, out string, pkgs ...string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	return goCmdMod(ctx, repo, "readonly", append([]string{"build", "-trimpath", "-ldflags", "-s -w", "-o", out + "/"}, pkgs...)...)
+	// -buildvcs=false: the commit would otherwise be stamped into the
+	// binaries, and every commit would change the image's key.
+	return goCmdMod(ctx, repo, "readonly", append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w", "-o", out + "/"}, pkgs...)...)
 }
 
 // inputsKey hashes every input of the image: the versions, the Debian
 // packages, the embedded files, the Go toolchain, this recipe and the
 // project's own binaries (built reproducibly with -trimpath).
-func inputsKey(ctx context.Context, v Versions, own string) (string, error) {
+func inputsKey(v Versions, toolchain, own string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "recipe %s\n%+v\n%s\n", recipe, v, strings.Join(debianPackages, ","))
-	toolchain, err := exec.CommandContext(ctx, "go", "version").Output()
-	if err != nil {
-		return "", err
-	}
-	h.Write(toolchain)
+	fmt.Fprintf(h, "recipe %s\n%+v\n%s\n%s\n", recipe, v, strings.Join(debianPackages, ","), toolchain)
 	var names []string
 	if err := fs.WalkDir(files, "files", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -323,17 +319,9 @@ func writeNodeImage(ctx context.Context, root, work string, img Image) error {
 	if err != nil {
 		return err
 	}
-	image, err := imageOf(l, []string{"/usr/local/bin/entrypoint", "/sbin/init"}, "container=docker")
+	image, err := imageOf(l, v1.Config{Entrypoint: []string{"/usr/local/bin/entrypoint", "/sbin/init"},
+		Env: []string{"container=docker"}, StopSignal: "SIGRTMIN+3"})
 	if err != nil {
-		return err
-	}
-	cf, err := image.ConfigFile()
-	if err != nil {
-		return err
-	}
-	cf = cf.DeepCopy()
-	cf.Config.StopSignal = "SIGRTMIN+3"
-	if image, err = mutateConfig(image, cf); err != nil {
 		return err
 	}
 	refs := map[name.Reference]v1.Image{}
@@ -368,13 +356,4 @@ func dockerLoad(ctx context.Context, img Image) error {
 // tag points the version's tag at the exact build.
 func tag(ctx context.Context, img Image) error {
 	return run(ctx, "docker", "tag", img.Exact, img.Ref)
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

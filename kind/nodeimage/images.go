@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -80,8 +81,9 @@ func layer(entries []entry) (v1.Layer, error) {
 		tarball.WithCompressionLevel(gzip.BestSpeed))
 }
 
-// imageOf is an image of one layer with entrypoint and environment.
-func imageOf(l v1.Layer, entrypoint []string, env ...string) (v1.Image, error) {
+// imageOf is an image of one layer with the configuration c, run as on
+// any Linux machine of this architecture; PATH is put before c's Env.
+func imageOf(l v1.Layer, c v1.Config) (v1.Image, error) {
 	img, err := mutate.AppendLayers(empty.Image, l)
 	if err != nil {
 		return nil, err
@@ -91,20 +93,11 @@ func imageOf(l v1.Layer, entrypoint []string, env ...string) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goarch()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	cf.Created = v1.Time{Time: time.Unix(0, 0)}
-	cf.Config.Entrypoint = entrypoint
-	cf.Config.Env = append([]string{"PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	c.Env = append([]string{"PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"}, c.Env...)
+	cf.Config = c
 	return mutate.ConfigFile(img, cf)
-}
-
-// goarch is the architecture of the binaries built here (this machine's).
-func goarch() string {
-	out, err := exec.Command("go", "env", "GOARCH").Output()
-	if err != nil {
-		return "amd64"
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // kubeadmImages asks the built kubeadm which images a control plane of
@@ -164,7 +157,7 @@ func controlPlaneImages(ctx context.Context, refs []string, bins map[string]stri
 		if err != nil {
 			return fmt.Errorf("image %s: %w", ref, err)
 		}
-		img, err := imageOf(l, entrypoint)
+		img, err := imageOf(l, v1.Config{Entrypoint: entrypoint})
 		if err != nil {
 			return fmt.Errorf("image %s: %w", ref, err)
 		}
@@ -179,6 +172,9 @@ func controlPlaneImages(ctx context.Context, refs []string, bins map[string]stri
 
 // iptablesBinaries are what kube-proxy runs, taken from the node's rootfs.
 var iptablesBinaries = []string{"/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/conntrack", "/usr/sbin/nft"}
+
+// lddLibrary matches a library's path in a line of ldd's output.
+var lddLibrary = regexp.MustCompile(`(/\S+)\s+\(0x`)
 
 // iptablesEntries are kube-proxy's iptables, conntrack and nft with every
 // library they load, and the iptables commands as links (the nft
@@ -200,9 +196,8 @@ func iptablesEntries(ctx context.Context, root string) ([]entry, error) {
 			return nil, err
 		}
 		sc := bufio.NewScanner(bytes.NewReader(libs))
-		lib := regexp.MustCompile(`(/\S+)\s+\(0x`)
 		for sc.Scan() {
-			if m := lib.FindStringSubmatch(sc.Text()); m != nil {
+			if m := lddLibrary.FindStringSubmatch(sc.Text()); m != nil {
 				files[m[1]] = true
 			}
 		}
@@ -277,11 +272,6 @@ func importImages(ctx context.Context, root, archive string, refs []string) erro
 		}
 	}
 	return nil
-}
-
-// mutateConfig sets an image's whole configuration.
-func mutateConfig(img v1.Image, cf *v1.ConfigFile) (v1.Image, error) {
-	return mutate.ConfigFile(img, cf)
 }
 
 // resolveIn follows the symlinks of path as the rootfs at root sees them
