@@ -4,9 +4,11 @@
 // journals itself before it acts, so that a run that dies mid-fault is
 // recovered by the next run's reap.
 //
-// Faults act through the platform's abilities (platform.Processes,
-// platform.Links, ...) and fail clearly on a platform that lacks one. They
-// do not schedule themselves: the harness's runner does.
+// Faults act only through the platform's capabilities (platform.Signals,
+// platform.Freezer, platform.Pressure, platform.Links, platform.Endpoints,
+// ...); on a platform that lacks one they fail with an error wrapping
+// ErrUnsupported, which the runner judges unknown. They do not schedule
+// themselves: the harness's runner does.
 package faults
 
 import (
@@ -17,8 +19,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faultline/faultline/harness/journal"
-	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -54,31 +56,56 @@ type Env struct {
 	ID string
 }
 
-// ErrUnsupported is returned when the platform lacks an ability a fault needs.
-var ErrUnsupported = errors.New("not supported by this platform")
+// ErrUnsupported is returned, wrapped, when the platform lacks a
+// capability a fault needs; the runner judges the fault unknown.
+var ErrUnsupported = platform.ErrUnsupported
 
-// processControl is what process faults need of a platform: PIDs to
-// journal and watch, and signals that reach exactly the process named
-// (through its handle), never one that took its PID after it exited.
-type processControl interface {
-	platform.Processes
-	platform.ProcessHandles
+// incarnations returns the current incarnation of each instance, to act on
+// exactly those and journal them.
+func incarnations(sig platform.Signals, insts []platform.Instance) ([]platform.Target, error) {
+	out := make([]platform.Target, 0, len(insts))
+	for _, in := range insts {
+		inc, ok := sig.Incarnation(in.Name)
+		if !ok {
+			return nil, fmt.Errorf("%s: not running", in.Name)
+		}
+		out = append(out, platform.Target{Instance: in.Name, Incarnation: inc})
+	}
+	return out, nil
 }
 
-func processes(env *Env) (processControl, error) {
-	p, ok := env.Platform.(processControl)
-	if !ok {
-		return nil, fmt.Errorf("signal processes on %s: %w", env.Platform.Name(), ErrUnsupported)
+// waitGone waits until inc of instance is gone (exited or replaced).
+func waitGone(ctx context.Context, sig platform.Signals, instance string, inc platform.Incarnation, limit time.Duration) error {
+	err := until(ctx, time.Now().Add(limit), 20*time.Millisecond, func() (bool, error) {
+		st, err := sig.State(instance, inc)
+		return st == platform.Gone, err
+	})
+	if errors.Is(err, errDeadline) {
+		return fmt.Errorf("%s (%s) did not stop within %v", instance, inc.ID, limit)
 	}
-	return p, nil
+	return err
 }
 
-func links(env *Env) (platform.Links, error) {
-	l, ok := env.Platform.(platform.Links)
-	if !ok {
-		return nil, fmt.Errorf("link faults on %s: %w", env.Platform.Name(), ErrUnsupported)
+// errDeadline is until's error when the deadline passes first.
+var errDeadline = errors.New("deadline passed")
+
+// until asks done every interval until it says true or fails, ctx ends,
+// or deadline passes (errDeadline).
+func until(ctx context.Context, deadline time.Time, every time.Duration, done func() (bool, error)) error {
+	for {
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errDeadline
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
 	}
-	return l, nil
 }
 
 // Selector chooses instances: one named Instance, or of Service: Count of

@@ -7,7 +7,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 )
 
 // Flap kills the selected instance again each time it comes back, every
@@ -40,7 +41,7 @@ func (f *Flap) Validate() error {
 
 // Inject implements Fault.
 func (f *Flap) Inject(ctx context.Context, env *Env) error {
-	procs, err := processes(env)
+	sig, err := platform.As[platform.Signals](env.Platform, "flap")
 	if err != nil {
 		return err
 	}
@@ -57,7 +58,7 @@ func (f *Flap) Inject(ctx context.Context, env *Env) error {
 	go func() {
 		defer close(f.done)
 		for fctx.Err() == nil {
-			if err := procs.Signal(f.name, syscall.SIGKILL); err == nil { // through the process handle
+			if inc, ok := sig.Incarnation(f.name); ok && sig.Signal(f.name, inc, syscall.SIGKILL) == nil {
 				f.mu.Lock()
 				f.kills++
 				f.mu.Unlock()

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/journal"
-	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 )
 
 // HTTPFault makes the selected instances answer a share of the requests to
@@ -71,7 +71,19 @@ func (h *HTTPFault) Validate() error {
 	return h.Target.Validate()
 }
 
-func (h *HTTPFault) admin(ctx context.Context, method, url string, body any) (*http.Response, error) {
+// admin calls instance's fault admin endpoint at path, through the
+// platform's endpoint for it (never through a Service: the admin hook is
+// not exposed to the mesh).
+func (h *HTTPFault) admin(ctx context.Context, env *Env, instance, method, path string, body any) (*http.Response, error) {
+	ep, err := platform.As[platform.Endpoints](env.Platform, "http faults")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := ep.AdminEndpoint(ctx, instance)
+	if err != nil {
+		return nil, err
+	}
+	url := "http://" + addr + path
 	var rd *bytes.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -89,6 +101,9 @@ func (h *HTTPFault) admin(ctx context.Context, method, url string, body any) (*h
 
 // Inject implements Fault.
 func (h *HTTPFault) Inject(ctx context.Context, env *Env) error {
+	if _, err := platform.As[platform.Endpoints](env.Platform, "http faults"); err != nil {
+		return err
+	}
 	insts, err := h.Target.Pick(env)
 	if err != nil {
 		return err
@@ -100,7 +115,7 @@ func (h *HTTPFault) Inject(ctx context.Context, env *Env) error {
 	spec := map[string]any{"id": env.ID, "route": h.Route, "error_rate": h.ErrorRate, "status": h.Status,
 		"delay_rate": h.DelayRate, "delay_ms": h.Delay.Milliseconds(), "rate_limit": h.RateLimit}
 	for _, in := range insts {
-		resp, err := h.admin(ctx, http.MethodPost, "http://"+in.Addr+"/admin/faults", spec)
+		resp, err := h.admin(ctx, env, in.Name, http.MethodPost, "/admin/faults", spec)
 		if err != nil {
 			return fmt.Errorf("inject on %s: %w", in.Name, err)
 		}
@@ -115,7 +130,7 @@ func (h *HTTPFault) Inject(ctx context.Context, env *Env) error {
 // Verify implements Fault: every instance lists the fault.
 func (h *HTTPFault) Verify(ctx context.Context, env *Env) (string, error) {
 	for _, in := range h.insts {
-		resp, err := h.admin(ctx, http.MethodGet, "http://"+in.Addr+"/admin/faults", nil)
+		resp, err := h.admin(ctx, env, in.Name, http.MethodGet, "/admin/faults", nil)
 		if err != nil {
 			return "", err
 		}
@@ -141,7 +156,7 @@ func (h *HTTPFault) Recover(ctx context.Context, env *Env) error {
 		var err error
 		for range 20 {
 			var resp *http.Response
-			resp, err = h.admin(ctx, http.MethodDelete, "http://"+in.Addr+"/admin/faults/"+env.ID, nil)
+			resp, err = h.admin(ctx, env, in.Name, http.MethodDelete, "/admin/faults/"+env.ID, nil)
 			if err == nil {
 				resp.Body.Close()
 				break

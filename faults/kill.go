@@ -7,20 +7,21 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 )
 
 // Kill sends Signal (SIGKILL unless set) to the selected instances. The
 // platform restarts them, as a ReplicaSet would; Recover waits until they are
 // ready again. With SIGTERM it is a graceful stop: the instance drains first.
-// The signal goes through the platform's handle on the process, never to a
-// bare PID.
+// The signal goes to the exact incarnation chosen (platform.Signals), never
+// to whatever runs in its place.
 type Kill struct {
 	Target Selector
 	Signal syscall.Signal
 
-	killed []string
-	pids   map[string]int
+	killed  []string
+	targets []platform.Target
 }
 
 // KillStoreNode kills store node i.
@@ -52,7 +53,7 @@ func (k *Kill) Validate() error { return k.Target.Validate() }
 
 // Inject implements Fault.
 func (k *Kill) Inject(ctx context.Context, env *Env) error {
-	procs, err := processes(env)
+	sig, err := platform.As[platform.Signals](env.Platform, "kill")
 	if err != nil {
 		return err
 	}
@@ -60,33 +61,31 @@ func (k *Kill) Inject(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	k.killed, k.pids = names(insts), map[string]int{}
+	k.killed = names(insts)
 	if err := env.Journal.Write(journal.Entry{Kind: "kill", ID: env.ID, Target: strings.Join(k.killed, ",")}); err != nil {
 		return err
 	}
-	for _, in := range insts {
-		pid, ok := procs.PID(in.Name)
-		if !ok {
-			return fmt.Errorf("kill %s: not running", in.Name)
-		}
-		k.pids[in.Name] = pid
-		if err := procs.SignalProcess(in.Name, pid, k.sig()); err != nil {
+	if k.targets, err = incarnations(sig, insts); err != nil {
+		return fmt.Errorf("kill %w", err)
+	}
+	for _, t := range k.targets {
+		if err := sig.Signal(t.Instance, t.Incarnation, k.sig()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Verify implements Fault: the signalled processes are gone (the platform
-// has waited for them), whoever holds their PIDs now.
+// Verify implements Fault: the signalled incarnations are gone (the
+// platform has seen them exit), whoever runs in their place now.
 func (k *Kill) Verify(ctx context.Context, env *Env) (string, error) {
-	procs, err := processes(env)
+	sig, err := platform.As[platform.Signals](env.Platform, "kill")
 	if err != nil {
 		return "", err
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for _, name := range k.killed {
-		if err := waitGone(ctx, procs, name, k.pids[name], time.Until(deadline)); err != nil {
+	for _, t := range k.targets {
+		if err := waitGone(ctx, sig, t.Instance, t.Incarnation, time.Until(deadline)); err != nil {
 			return "", fmt.Errorf("after %v: %w", k.sig(), err)
 		}
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/journal"
-	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -142,7 +142,7 @@ func (l *LinkToxic) name(env *Env) string { return "faultline-" + env.ID }
 
 // Inject implements Fault.
 func (l *LinkToxic) Inject(ctx context.Context, env *Env) error {
-	ls, err := links(env)
+	ls, err := platform.As[platform.Links](env.Platform, "link faults")
 	if err != nil {
 		return err
 	}
@@ -151,6 +151,9 @@ func (l *LinkToxic) Inject(ctx context.Context, env *Env) error {
 		l.hit = append(l.hit, ls.Links(l.To, l.From)...)
 	}
 	if len(l.hit) == 0 {
+		if l.From == "client" || l.To == "client" {
+			return fmt.Errorf("%s: the %s platform has no proxy on its clients' links: %w", l.Name(), env.Platform.Name(), ErrUnsupported)
+		}
 		return fmt.Errorf("%s: no such links", l.Name())
 	}
 	if err := env.Journal.Write(journal.Entry{Kind: "link", ID: env.ID, Target: l.Name()}); err != nil {

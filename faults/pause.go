@@ -3,23 +3,22 @@ package faults
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/faultline/faultline/harness/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 )
 
-// Pause freezes the selected instances with SIGSTOP: connections stay open
-// and nothing answers, as with a stalled VM or a stop-the-world pause.
-// Recover resumes them with SIGCONT. Both signals go through the platform's
-// handle on the very process that was journaled: a process that exited
-// meanwhile is left alone, and so is whoever got its PID.
+// Pause freezes the selected instances (platform.Freezer: SIGSTOP on local,
+// a paused container elsewhere): connections stay open and nothing
+// answers, as with a stalled VM or a stop-the-world pause. Recover lets
+// them go on. Both act on the very incarnations that were chosen and
+// journaled: one that exited meanwhile is left alone, and so is whatever
+// replaced it.
 type Pause struct {
 	Target Selector
 
-	pids map[string]int
+	targets []platform.Target
 }
 
 // Name implements Fault.
@@ -33,7 +32,11 @@ func (p *Pause) Validate() error { return p.Target.Validate() }
 
 // Inject implements Fault.
 func (p *Pause) Inject(ctx context.Context, env *Env) error {
-	procs, err := processes(env)
+	fr, err := platform.As[platform.Freezer](env.Platform, "pause")
+	if err != nil {
+		return err
+	}
+	sig, err := platform.As[platform.Signals](env.Platform, "pause")
 	if err != nil {
 		return err
 	}
@@ -41,70 +44,39 @@ func (p *Pause) Inject(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	p.pids = map[string]int{}
-	var list []int
-	var ids []journal.Proc
-	for _, in := range insts {
-		pid, ok := procs.PID(in.Name)
-		if !ok {
-			return fmt.Errorf("pause %s: not running", in.Name)
-		}
-		id, err := journal.Identify(pid)
-		if err != nil {
-			return fmt.Errorf("pause %s: %w", in.Name, err)
-		}
-		p.pids[in.Name] = pid
-		list, ids = append(list, pid), append(ids, id)
+	if p.targets, err = incarnations(sig, insts); err != nil {
+		return fmt.Errorf("pause %w", err)
 	}
-	if err := env.Journal.Write(journal.Entry{Kind: "pause", ID: env.ID, Target: strings.Join(names(insts), ","),
-		PIDs: list, Procs: ids, Exe: procs.Binary(), Resume: true}); err != nil {
-		return err
-	}
-	for name, pid := range p.pids {
-		if err := procs.SignalProcess(name, pid, syscall.SIGSTOP); err != nil {
-			return fmt.Errorf("pause %s: %w", name, err)
-		}
-	}
-	return nil
+	return fr.Freeze(ctx, env.ID, p.targets)
 }
 
-// Verify implements Fault: every process reaches state T (stopped); the
-// kernel delivers the signal asynchronously, so it waits up to a second.
+// Verify implements Fault: every incarnation is stopped; the kernel
+// delivers the signal asynchronously, so it waits up to a second.
 func (p *Pause) Verify(ctx context.Context, env *Env) (string, error) {
+	sig, err := platform.As[platform.Signals](env.Platform, "pause")
+	if err != nil {
+		return "", err
+	}
 	var ev []string
-	for name, pid := range p.pids {
-		st, err := procState(pid)
-		for i := 0; i < 100 && err == nil && st != "T"; i++ {
+	for _, t := range p.targets {
+		st, err := sig.State(t.Instance, t.Incarnation)
+		for i := 0; i < 100 && err == nil && st != platform.Stopped; i++ {
 			time.Sleep(10 * time.Millisecond)
-			st, err = procState(pid)
+			st, err = sig.State(t.Instance, t.Incarnation)
 		}
-		if err != nil || st != "T" {
-			return "", fmt.Errorf("%s (pid %d) is in state %q, not stopped: %v", name, pid, st, err)
+		if err != nil || st != platform.Stopped {
+			return "", fmt.Errorf("%s (%s) is %s, not stopped: %v", t.Instance, t.Incarnation.ID, st, err)
 		}
-		ev = append(ev, fmt.Sprintf("%s pid %d state T", name, pid))
+		ev = append(ev, fmt.Sprintf("%s %s stopped", t.Instance, t.Incarnation.ID))
 	}
 	return strings.Join(ev, ", "), nil
 }
 
-// procState returns the state letter of /proc/pid/stat.
-func procState(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
-		return "", fmt.Errorf("unreadable stat")
-	}
-	return string(b[i+2]), nil
-}
-
 // Recover implements Fault.
 func (p *Pause) Recover(ctx context.Context, env *Env) error {
-	if procs, err := processes(env); err == nil {
-		for name, pid := range p.pids {
-			_ = procs.SignalProcess(name, pid, syscall.SIGCONT) // a process that died meanwhile needs nothing
-		}
+	fr, err := platform.As[platform.Freezer](env.Platform, "pause")
+	if err != nil {
+		return env.Journal.Remove(env.ID)
 	}
-	return env.Journal.Remove(env.ID)
+	return fr.Thaw(ctx, env.ID)
 }

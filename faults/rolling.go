@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/faultline/faultline/harness/journal"
-	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 )
 
 // RollingRestart restarts every instance of each of Services one at a time
@@ -51,7 +51,7 @@ func (r *RollingRestart) Validate() error {
 
 // Inject implements Fault.
 func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
-	procs, err := processes(env)
+	sig, err := platform.As[platform.Signals](env.Platform, "rolling restart")
 	if err != nil {
 		return err
 	}
@@ -63,12 +63,12 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 		var errs []error
 		for _, s := range r.Of {
 			for _, in := range env.Platform.Instances(s) {
-				old, ok := procs.PID(in.Name)
+				old, ok := sig.Incarnation(in.Name)
 				if !ok {
 					errs = append(errs, fmt.Errorf("restart %s: not running", in.Name))
 					continue
 				}
-				if err := procs.SignalProcess(in.Name, old, syscall.SIGTERM); err != nil {
+				if err := sig.Signal(in.Name, old, syscall.SIGTERM); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -77,7 +77,7 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 				r.mu.Unlock()
 				// The old process reports ready until it exits: wait for
 				// it to go, then for its replacement to be ready.
-				errs = append(errs, waitGone(ctx, procs, in.Name, old, 30*time.Second))
+				errs = append(errs, waitGone(ctx, sig, in.Name, old, 30*time.Second))
 				errs = append(errs, waitReady(ctx, env, []string{in.Name}, 60*time.Second))
 			}
 		}
@@ -119,22 +119,4 @@ func (r *RollingRestart) Recover(ctx context.Context, env *Env) error {
 		}
 	}
 	return errors.Join(err, env.Journal.Remove(env.ID))
-}
-
-// waitGone waits until instance no longer runs process old.
-func waitGone(ctx context.Context, procs platform.Processes, instance string, old int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		if pid, ok := procs.PID(instance); !ok || pid != old {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s (pid %d) did not stop within %v", instance, old, limit)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/host"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/host"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/result"
 )
 
 // HostBusyLimit is the share of the machine's CPU that work outside the run
@@ -28,11 +30,13 @@ var busyHostJudged = map[string]bool{"slo": true, "tier-contract": true, "recove
 // each window, and turns each invalid slo, tier-contract or recovery
 // verdict of a window above HostBusyLimit into unknown with that reason:
 // every latency miss, and a failure or a slow recovery when another journey
-// missed in the same window too (a starved host slows everything; one
-// journey failing while the others hold is the bank's).
+// missed in the same window too (a starved host slows everything) or when
+// most of the journey's failures ran out of time (a starved host fails the
+// journeys with the tightest deadlines first, alone). One journey failing
+// fast while the others hold is the bank's.
 // The host check itself is informational: a busy host does not make a
 // scenario unknown, only the verdicts it may have spoilt.
-func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
+func hostCheck(res *result.Scenario, ws check.Windows, ops []history.Op) check.Result {
 	r := check.Result{Check: "host", Verdict: check.Valid, Informational: true}
 	if res.HostError != "" || len(res.Host) == 0 {
 		r.Verdict = check.Unknown
@@ -44,11 +48,7 @@ func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
 	for _, w := range ws.All() {
 		spans[w.Name] = [2]time.Duration{w.From, w.To}
 		if share, ok := host.Busy(res.Host, w.From, w.To); ok {
-			f := fmt.Sprintf("%s %.0f%%", w.Name, 100*share)
-			if st := host.Stolen(res.Host, w.From, w.To); st >= 0.01 {
-				f += fmt.Sprintf(" (%.0f%% stolen by the hypervisor)", 100*st)
-			}
-			figures = append(figures, f)
+			figures = append(figures, fmt.Sprintf("%s %.0f%%%s", w.Name, 100*share, busiest(res.Host, w.From, w.To)))
 		}
 	}
 	if res.Plan != nil {
@@ -91,14 +91,14 @@ func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
 		if !ok || share <= HostBusyLimit {
 			continue
 		}
-		if !latencyMiss(c) && len(missed[group(c)]) < 2 {
-			res.Checks[i].Summary = fmt.Sprintf("%s (the host was busy, %.0f%% of its CPU used by other work, but only this journey missed: not the host's doing)", c.Summary, 100*share)
+		if !latencyMiss(c) && len(missed[group(c)]) < 2 && !outOfTime(ops, res.Name, c.Journey, span[0], span[1]) {
+			res.Checks[i].Summary = fmt.Sprintf("%s (the host was busy, %.0f%% of its CPU used by other work, but only this journey missed, and most of its failures were fast: not the host's doing)", c.Summary, 100*share)
 			kept++
 			continue
 		}
 		res.Checks[i].Verdict = check.Unknown
-		res.Checks[i].Summary = fmt.Sprintf("the host was busy: work outside the run used %.0f%% of the machine's CPU in this window (limit %.0f%%), so this miss may be the host's, not the bank's: %s",
-			100*share, 100*HostBusyLimit, c.Summary)
+		res.Checks[i].Summary = fmt.Sprintf("the host was busy: work outside the run used %.0f%% of the machine's CPU in this window%s (limit %.0f%%), so this miss may be the host's, not the bank's: %s",
+			100*share, busiest(res.Host, span[0], span[1]), 100*HostBusyLimit, c.Summary)
 		excused++
 	}
 	if excused > 0 {
@@ -108,6 +108,51 @@ func hostCheck(res *result.Scenario, ws check.Windows) check.Result {
 		r.Summary += fmt.Sprintf("; %d kept invalid (one journey failing alone)", kept)
 	}
 	return r
+}
+
+// busiest says what used the outside CPU over [from, to): the hypervisor's
+// steal and the busiest outside processes, each of at least 1% of the
+// machine, as " (7% stolen by the hypervisor, yes 12%)", or "".
+func busiest(samples []host.Sample, from, to time.Duration) string {
+	var parts []string
+	if st := host.Stolen(samples, from, to); st >= 0.01 {
+		parts = append(parts, fmt.Sprintf("%.0f%% stolen by the hypervisor", 100*st))
+	}
+	for _, u := range host.Who(samples, from, to) {
+		if u.Share < 0.01 || len(parts) == 3 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", u.Name, 100*u.Share))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// OutOfTime is how long a failed request must have taken to count as one
+// that ran out of time: what a starved host does to a request with a
+// deadline (card-api's "issuer unavailable" after 800 ms, a gateway's 504).
+const OutOfTime = 500 * time.Millisecond
+
+// outOfTime reports whether most of journey's failures that started in
+// [from, to) ran out of time rather than failing fast. A starved host
+// makes the journeys with the tightest deadlines fail first, alone, by
+// running out of time, or makes card-api shed them (load.ErrShed: declined
+// at once for want of capacity); a bank that is broken fails fast ("91"
+// within milliseconds, not shed) whatever the host does.
+func outOfTime(ops []history.Op, scenario, journey string, from, to time.Duration) bool {
+	var failed, slow int
+	for _, o := range ops {
+		if o.Scenario != scenario || o.Journey != journey || o.Start < from || o.Start >= to || o.Superseded || o.Outcome == history.OK {
+			continue
+		}
+		failed++
+		if o.Latency >= OutOfTime || o.Error == load.ErrShed {
+			slow++
+		}
+	}
+	return failed > 0 && 2*slow >= failed
 }
 
 // latencyMiss reports whether an invalid slo or tier-contract result

@@ -11,8 +11,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/seed"
 )
 
@@ -61,7 +62,7 @@ func (in *Inspect) MetricByInstance(ctx context.Context, service, name string, l
 	out := map[string]float64{}
 	var errs []error
 	for _, inst := range in.s.plat.Instances(service) {
-		v, err := scrape(ctx, inst.Addr, name, labels)
+		v, err := in.s.scrape(ctx, inst, name, labels)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("metrics of %s: %w", inst.Name, err))
 			continue
@@ -74,9 +75,13 @@ func (in *Inspect) MetricByInstance(ctx context.Context, service, name string, l
 // Events returns the scenario's fault, platform and phase events so far.
 func (in *Inspect) Events() []history.Event { return in.s.hist.Events(in.scenario) }
 
-// scrape reads /metrics at addr and sums the samples of name whose labels
+// scrape reads inst's /metrics and sums the samples of name whose labels
 // include labels.
-func scrape(ctx context.Context, addr, name string, labels map[string]string) (float64, error) {
+func (s *suite) scrape(ctx context.Context, inst platform.Instance, name string, labels map[string]string) (float64, error) {
+	addr, err := s.endpoint(ctx, inst)
+	if err != nil {
+		return 0, err
+	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	resp, err := adminHTTP.Do(req)
 	if err != nil {
@@ -123,7 +128,11 @@ func (in *Inspect) Get(ctx context.Context, service, path, customer string, v an
 	}
 	var err error
 	for _, inst := range insts {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+inst.Addr+path, nil)
+		var addr string
+		if addr, err = in.s.endpoint(ctx, inst); err != nil {
+			continue
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 		req.Header.Set("X-Customer", customer)
 		var resp *http.Response
 		if resp, err = adminHTTP.Do(req); err != nil {

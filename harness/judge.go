@@ -6,10 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/load"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -41,14 +41,14 @@ func plan(sc *Scenario, start, end time.Duration, faults []result.Fault, selfHea
 	for _, st := range ls {
 		j := st.Journey
 		held := slices.Contains(sc.Hold, j)
-		p.Objectives = append(p.Objectives, result.Objective{Journey: j, Window: check.Steady, Check: "slo", SLO: SteadySLO, Informational: !held})
+		p.Objectives = append(p.Objectives, result.Objective{Journey: j, Window: check.Steady, Check: "slo", SLO: steadySLO(j), Informational: !held})
 		during := result.Objective{Journey: j, Window: check.During, Check: "slo", SLO: HoldSLO}
 		if o, ok := sc.HoldSLO[j]; ok {
 			during.SLO = o
 		}
 		switch {
 		case contract && journeyTier(j) <= 1:
-			during.Check, during.SLO = "tier-contract", SteadySLO
+			during.Check, during.SLO = "tier-contract", steadySLO(j)
 			during.Note = fmt.Sprintf("tier %d fault must not move this tier %d journey: ", tier, journeyTier(j))
 		case !held:
 			during.Informational = true
@@ -114,7 +114,7 @@ func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Sce
 		}),
 		check.Safely("answers", func() check.Result { return check.Answers(ops) }),
 		check.Safely("card-answers", func() check.Result { return cardAnswersCheck(ev) }))
-	hc := check.Safely("host", func() check.Result { return hostCheck(&res, ws) })
+	hc := check.Safely("host", func() check.Result { return hostCheck(&res, ws, ops) })
 	hc.Informational = true
 	res.Checks = append(res.Checks, hc)
 	res.Checks = append(res.Checks, kept...)
@@ -137,14 +137,14 @@ func cardAnswersCheck(ev result.Evidence) check.Result {
 	if ev.AnswersError != "" {
 		readErr = errors.New(ev.AnswersError)
 	}
-	return check.CardAnswers(ev.CardAnswers, ev.Audit, readErr)
+	return check.CardAnswers(ev.CardAnswers, ev.Audit, readErr, ev.CatchingUp)
 }
 
 func moneyCheck(ops []history.Op, ev result.Evidence) check.Result {
 	if ev.Error != "" {
 		return check.Result{Check: "money", Verdict: check.Unknown, Summary: "audit unavailable: " + ev.Error}
 	}
-	m := check.Money(ops, ev.Audit, ev.Mismatches)
+	m := check.Money(ops, ev.Audit, ev.Mismatches, ev.CatchingUp)
 	m.Summary += fmt.Sprintf("; drained in %v", ev.Drained.Round(time.Millisecond))
 	return m
 }

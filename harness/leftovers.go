@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -26,7 +27,11 @@ func (s *suite) leftovers() check.Result {
 	for _, e := range active {
 		bad("journal still holds %s fault %s on %s", e.Kind, e.ID, e.Target)
 	}
-	for _, l := range s.plat.Links("", "") {
+	var links []platform.Link
+	if ls, ok := s.plat.(platform.Links); ok {
+		links = ls.Links("", "")
+	}
+	for _, l := range links {
 		if t := l.Toxics(); len(t) > 0 {
 			bad("link %s->%s still has toxics %v", l.From().Name, l.To().Name, t)
 		}
@@ -37,7 +42,15 @@ func (s *suite) leftovers() check.Result {
 		if in.Service == topology.Store {
 			continue
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.Addr+"/admin/faults", nil)
+		ep, err := platform.As[platform.Endpoints](s.plat, "looking for admin faults")
+		var addr string
+		if err == nil {
+			addr, err = ep.AdminEndpoint(ctx, in.Name)
+		}
+		if err != nil {
+			continue // not reachable right now; it restarts with no faults
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/admin/faults", nil)
 		resp, err := adminHTTP.Do(req)
 		if err != nil {
 			continue // not running right now; it restarts with no faults

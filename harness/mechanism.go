@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/platform"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/mesh"
 )
 
@@ -137,7 +138,7 @@ func (d *drainSampler) run(ctx context.Context, in *Inspect, services []string) 
 	for !faultsOver(in.Events()) {
 		for _, svc := range services {
 			for _, inst := range in.s.plat.Instances(svc) {
-				d.sample(ctx, inst)
+				d.sample(ctx, in.s, inst)
 			}
 		}
 		select {
@@ -152,10 +153,14 @@ func (d *drainSampler) run(ctx context.Context, in *Inspect, services []string) 
 
 // sample asks inst whether it is draining (its /readyz, which is cheap),
 // and only then reads how many requests it served since its SIGTERM.
-func (d *drainSampler) sample(ctx context.Context, inst platform.Instance) {
+func (d *drainSampler) sample(ctx context.Context, s *suite, inst platform.Instance) {
 	ctx, cancel := context.WithTimeout(ctx, DrainEvery)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+inst.Addr+"/readyz", nil)
+	addr, err := s.endpoint(ctx, inst)
+	if err != nil {
+		return
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
 	resp, err := adminHTTP.Do(req)
 	if err != nil {
 		return
@@ -166,7 +171,7 @@ func (d *drainSampler) sample(ctx context.Context, inst platform.Instance) {
 	if resp.StatusCode != http.StatusServiceUnavailable || body.Code != "draining" {
 		return
 	}
-	served, _ := scrape(ctx, inst.Addr, mesh.MetricDrainRequests, map[string]string{"outcome": mesh.DrainServed})
+	served, _ := s.scrape(ctx, inst, mesh.MetricDrainRequests, map[string]string{"outcome": mesh.DrainServed})
 	d.mu.Lock()
 	d.draining[inst.Name] = true
 	d.served[inst.Name] = max(d.served[inst.Name], served)
@@ -385,6 +390,12 @@ func FailsWhileFaulted(name, journey string, min int) Check {
 // journey that started while the faults were on got an HTTP answer, success
 // or failure (a 503 or 504 is an answer), within bound: a journey that must
 // "fail fast" fails within its callers' deadlines instead of hanging.
+//
+// An attempt the client cut off only because the customer's patience ran
+// out (its last try, begun late, lasted less than the client's own
+// per-attempt timeout) says nothing about the bank: the bank still had time
+// to answer it. An attempt that ran into the per-attempt timeout did go
+// unanswered.
 func AnsweredWithin(name, journey string, bound time.Duration) Check {
 	return Check{
 		Name: name,
@@ -393,33 +404,72 @@ func AnsweredWithin(name, journey string, bound time.Duration) Check {
 			if !ok {
 				return check.Result{Verdict: check.Unknown, Summary: "no fault was injected"}
 			}
-			r := check.Result{Journey: journey, Verdict: check.Valid}
-			n, failed, hung := 0, 0, 0
-			var slowest time.Duration
-			for _, o := range ops {
-				n++
-				if o.Outcome != history.OK {
-					failed++
-				}
-				slowest = max(slowest, o.Latency)
-				if o.Latency > bound || (o.Status == 0 && o.Outcome != history.OK) {
-					hung++
-					if len(r.Examples) < check.MaxExamples {
-						r.Examples = append(r.Examples, check.DescribeOp(o))
-					}
-				}
+			perTry := time.Duration(0)
+			if j, ok := load.LookupJourney(journey); ok {
+				perTry = j.Client().Timeout
 			}
-			r.Summary = fmt.Sprintf("%d %s requests (attempts) while the faults were on: %d not ok, %d unanswered or slower than %v, slowest %v",
-				n, journey, failed, hung, bound, slowest.Round(time.Millisecond))
-			switch {
-			case n == 0:
-				r.Verdict = check.Unknown
-			case hung > 0:
-				r.Verdict, r.Summary = check.Invalid, "not answered within the deadline: "+r.Summary
-			}
-			return r
+			return judgeAnswered(journey, ops, lastTries(in.Ops(), journey), bound, perTry)
 		},
 	}
+}
+
+// judgeAnswered is AnsweredWithin's rule over the attempts sent while the
+// faults were on (tried: when each key's latest superseded attempt ended;
+// perTry: the client's own per-attempt timeout).
+func judgeAnswered(journey string, ops []history.Op, tried map[string]time.Duration, bound, perTry time.Duration) check.Result {
+	r := check.Result{Journey: journey, Verdict: check.Valid}
+	n, failed, hung, impatient := 0, 0, 0, 0
+	var slowest time.Duration
+	for _, o := range ops {
+		n++
+		if o.Outcome != history.OK {
+			failed++
+		}
+		slowest = max(slowest, o.Latency)
+		unanswered := o.Status == 0 && o.Outcome != history.OK
+		if unanswered && !o.Superseded && perTry > 0 {
+			// The final try began when the last superseded one ended (and
+			// its back-off passed).
+			last := o.Latency
+			if end, ok := tried[o.Key]; ok && o.Key != "" && end > o.Start {
+				last = o.End() - end
+			}
+			if last < perTry {
+				unanswered = false
+				impatient++
+			}
+		}
+		if o.Latency > bound || unanswered {
+			hung++
+			if len(r.Examples) < check.MaxExamples {
+				r.Examples = append(r.Examples, check.DescribeOp(o))
+			}
+		}
+	}
+	r.Summary = fmt.Sprintf("%d %s requests (attempts) while the faults were on: %d not ok, %d unanswered or slower than %v, slowest %v",
+		n, journey, failed, hung, bound, slowest.Round(time.Millisecond))
+	if impatient > 0 {
+		r.Summary += fmt.Sprintf("; %d last tries cut off by the customer's patience before the bank's time was up", impatient)
+	}
+	switch {
+	case n == 0:
+		r.Verdict = check.Unknown
+	case hung > 0:
+		r.Verdict, r.Summary = check.Invalid, "not answered within the deadline: "+r.Summary
+	}
+	return r
+}
+
+// lastTries maps each key of journey to when its latest superseded
+// attempt ended.
+func lastTries(ops []history.Op, journey string) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, o := range ops {
+		if o.Journey == journey && o.Superseded && o.Key != "" {
+			out[o.Key] = max(out[o.Key], o.End())
+		}
+	}
+	return out
 }
 
 func formatLabels(labels map[string]string) string {

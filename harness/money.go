@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/system/balance"
 	"github.com/faultline/faultline/system/cardapi"
 	"github.com/faultline/faultline/system/cardprocessing"
@@ -19,15 +19,26 @@ import (
 	"github.com/faultline/faultline/system/transactions"
 )
 
-// DrainTimeout bounds how long the harness waits for deferred work (payment
-// credits, voids, the balance projection) to catch up before judging money.
-const DrainTimeout = 45 * time.Second
+// How long the harness waits for the bank's deferred work (payment credits,
+// voids, the balance projection) to catch up before it judges money: at
+// least DrainTimeout; past it, as long as the work left keeps shrinking, up
+// to DrainLimit; and no longer once nothing has moved for drainStall. A
+// wait cut off at DrainLimit leaves what was still pending unknown; a wait
+// that ended because nothing moved leaves it invalid (check.Money).
+const (
+	DrainTimeout = 45 * time.Second
+	DrainLimit   = 3 * time.Minute
+	drainStall   = 20 * time.Second
+	drainPoll    = time.Second
+)
 
 type moneyState struct {
 	audit      transactions.Audit
 	mismatches []string
 	err        error
 	drained    time.Duration
+	catchingUp bool // the wait ended at DrainLimit with work left still shrinking
+	left       int  // findings deferred work may yet clear, when the wait ended
 
 	// The answers card-api recorded for this scenario's card
 	// authorisations, read once the audit had drained (see cardAnswers).
@@ -56,8 +67,8 @@ func getJSON(ctx context.Context, url string, v any) error {
 // money waits until the bank has drained (every transfer settled, every
 // voided authorisation reversed, every balance equal to its ledger, every
 // answer card-api gave for the scenario's messages agreeing with the
-// ledger) or DrainTimeout passes, and returns the last audit with those
-// answers.
+// ledger), or the wait ends (see DrainTimeout), and returns the last audit
+// with those answers and how the wait ended.
 func (s *suite) money(ctx context.Context, scenario string) moneyState {
 	t0 := time.Now()
 	var st moneyState
@@ -68,28 +79,85 @@ func (s *suite) money(ctx context.Context, scenario string) moneyState {
 			msgs[o.Key] = true
 		}
 	}
+	in := &Inspect{s: s, scenario: scenario}
+	best, moved, phase := -1, t0, false
+	least := -1.0 // the deferred consumers' backlog, the least seen
+	told := t0
 	for {
 		st = s.audit(ctx, ops)
-		answered := false
-		if st.err == nil && st.audit.Unsettled == 0 && len(st.mismatches) == 0 {
+		clean := st.err == nil && st.audit.Unsettled == 0 && len(st.mismatches) == 0
+		if clean {
 			// A "91" whose client gave up before the answer has a void on
 			// its way too: wait for the answers to agree as well.
 			st.answers, st.answersErr = s.cardAnswers(ctx, msgs)
-			if cardAnswersCheck(st.evidence(ops)).Verdict == check.Valid {
-				break
-			}
-			answered = true
 		}
-		if time.Since(t0) > DrainTimeout {
-			if !answered && st.err == nil {
-				st.answers, st.answersErr = s.cardAnswers(ctx, msgs)
-			}
+		st.left = st.pending()
+		if clean && st.left == 0 && st.answersErr == nil {
 			break
 		}
-		time.Sleep(250 * time.Millisecond)
+		now := time.Now()
+		if clean != phase || best < 0 || st.left < best {
+			// Progress, or the first look at the answers: count from here.
+			best, moved, phase = st.left, now, clean
+		}
+		b, ok := deferredBacklog(ctx, in)
+		if ok && (least < 0 || b < least) {
+			// The consumers are working through their queues, even if
+			// what they handle now clears none of the findings yet (most
+			// voids are of authorisations that never applied).
+			least, moved = b, now
+		}
+		if now.Sub(t0) >= DrainTimeout && now.Sub(told) >= 15*time.Second {
+			told = now
+			progress("%s: the bank is still catching up after %v: %d findings left, %.0f messages queued for deferred work",
+				scenario, now.Sub(t0).Round(time.Second), st.left, b)
+		}
+		if now.Sub(t0) >= DrainTimeout && now.Sub(moved) >= drainStall {
+			break // nothing has moved for a while: what is left stays
+		}
+		if now.Sub(t0) >= DrainLimit {
+			st.catchingUp = now.Sub(moved) < drainStall
+			break
+		}
+		time.Sleep(drainPoll)
+	}
+	if st.answers == nil && st.answersErr == nil && st.err == nil {
+		st.answers, st.answersErr = s.cardAnswers(ctx, msgs)
 	}
 	st.drained = time.Since(t0)
 	return st
+}
+
+// deferredConsumers are the durable consumers whose work clears money
+// findings: voids, the balance projection, payment settlement.
+var deferredConsumers = map[string]string{"card-api": "card-voids", "balance": "balance-projection", "payments": "payments-settler"}
+
+// deferredBacklog sums what those consumers have left (each instance's
+// bank_consumer_backlog, as of the last message it took); false if any
+// could not be read.
+func deferredBacklog(ctx context.Context, in *Inspect) (float64, bool) {
+	total := 0.0
+	for service, consumer := range deferredConsumers {
+		v, err := in.Metric(ctx, service, mesh.MetricConsumerBacklog, map[string]string{"consumer": consumer})
+		if err != nil {
+			return 0, false
+		}
+		total += v
+	}
+	return total, true
+}
+
+// pending counts what deferred work may yet clear: transfers not settled,
+// the balance service's disagreements with the ledger (authorisations not
+// yet reversed among them), and declined answers whose debit still stands.
+func (m moneyState) pending() int {
+	n := m.audit.Unsettled + len(m.mismatches)
+	for _, a := range m.answers {
+		if a.Code != balance.CodeApproved && m.audit.Refs[a.MessageID].Net != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // answersDeadline is the time card-api is given to list its answers.
@@ -100,7 +168,12 @@ const answersDeadline = 15 * time.Second
 func (s *suite) cardAnswers(ctx context.Context, msgs map[string]bool) ([]check.CardAnswer, error) {
 	var errs []error
 	for _, in := range s.plat.Instances("card-api") {
-		all, err := listCardAnswers(ctx, "http://"+in.Addr+cardapi.AnswersPath)
+		addr, err := s.endpoint(ctx, in)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all, err := listCardAnswers(ctx, "http://"+addr+cardapi.AnswersPath)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -145,7 +218,8 @@ func listCardAnswers(ctx context.Context, url string) ([]cardprocessing.AuthResp
 // evidence is the saved form of m: the audit's per-key summaries are cut to
 // the keys of ops (the whole ledger's would repeat in every scenario).
 func (m moneyState) evidence(ops []history.Op) result.Evidence {
-	ev := result.Evidence{Audit: m.audit, Mismatches: m.mismatches, Drained: m.drained, CardAnswers: m.answers}
+	ev := result.Evidence{Audit: m.audit, Mismatches: m.mismatches, Drained: m.drained, CardAnswers: m.answers,
+		CatchingUp: m.catchingUp, Left: m.left}
 	if m.err != nil {
 		ev.Error = m.err.Error()
 	}
@@ -165,7 +239,11 @@ func (m moneyState) evidence(ops []history.Op) result.Evidence {
 func (s *suite) audit(ctx context.Context, ops []history.Op) moneyState {
 	var st moneyState
 	for _, in := range s.plat.Instances("transactions") {
-		if st.err = getJSON(ctx, "http://"+in.Addr+"/v1/audit?detail=1", &st.audit); st.err == nil {
+		var addr string
+		if addr, st.err = s.endpoint(ctx, in); st.err != nil {
+			continue
+		}
+		if st.err = getJSON(ctx, "http://"+addr+"/v1/audit?detail=1", &st.audit); st.err == nil {
 			break
 		}
 	}
@@ -180,7 +258,10 @@ func (s *suite) audit(ctx context.Context, ops []history.Op) moneyState {
 	bal := s.plat.Instances("balance")
 	for i, c := range s.data.Customers {
 		var b balance.Balance
-		err := getJSON(ctx, "http://"+bal[i%len(bal)].Addr+"/v1/accounts/"+c.Account+"/balance", &b)
+		addr, err := s.endpoint(ctx, bal[i%len(bal)])
+		if err == nil {
+			err = getJSON(ctx, "http://"+addr+"/v1/accounts/"+c.Account+"/balance", &b)
+		}
 		switch {
 		case err != nil:
 			st.mismatches = append(st.mismatches, fmt.Sprintf("balance of %s unreadable: %v", c.Account, err))

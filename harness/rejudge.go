@@ -3,9 +3,9 @@ package harness
 import (
 	"fmt"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/result"
 )
 
 // Rejudge judges a saved run again from its folder alone: its history

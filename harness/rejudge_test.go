@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/load"
-	"github.com/faultline/faultline/harness/result"
 	"github.com/faultline/faultline/system/transactions"
 )
 

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sort"
@@ -10,11 +11,11 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/host"
-	"github.com/faultline/faultline/harness/load"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/host"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/result"
 )
 
 // Run runs scenario sc as test t: it validates sc, makes sure the bank is
@@ -40,6 +41,11 @@ func Run(t *testing.T, sc Scenario) {
 	if err := s.ensure(); err != nil {
 		t.Fatalf("faultline: the bank did not start: %v", err)
 	}
+	for _, n := range sc.Needs {
+		if !n.Has(s.plat) {
+			t.Skipf("faultline: %s needs %s; platform %s has none", sc.Name, n.What, s.plat.Name())
+		}
+	}
 	if err := s.gen.Contend(sc.Contention); err != nil {
 		t.Fatalf("faultline: scenario %s cannot run, nothing was injected: %v", sc.Name, err)
 	}
@@ -53,6 +59,15 @@ func Run(t *testing.T, sc Scenario) {
 	progress("%s: verdict %s", sc.Name, strings.ToUpper(string(res.Verdict)))
 	for _, f := range res.Failures {
 		t.Error(f)
+	}
+	if res.Verdict == check.Invalid {
+		// What else ran on the machine is the first question about a
+		// failure read in a CI log, far from the run folder.
+		for _, c := range res.Checks {
+			if c.Check == "host" {
+				t.Log("host: " + c.Summary)
+			}
+		}
 	}
 }
 
@@ -129,7 +144,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	}
 	injs := make([]*injection, len(sc.Faults))
 	defer s.recoverAll(sc.Name, injs) // on failure and panic too
-	s.schedule(ctx, sc, start, injs)
+	guard := s.schedule(ctx, sc, start, injs)
 	// The scenario ends when its schedule does; requests still in flight
 	// then are waited for (they started before the end) but do not push the
 	// end out, or the after window could fall where no request started.
@@ -141,6 +156,10 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	money := s.money(ctx, sc.Name)
 	samples, hostErr := busy()
 	res := s.judgeLive(sc, start, end, injs, loadStats, money, samples, hostErr)
+	if sc.Abort != nil {
+		res.Aborted = guard.reason
+		res.Checks = append(res.Checks, guard.result(sc.Abort))
+	}
 	for i, c := range sc.Checks {
 		r := check.Safely(c.Name, func() check.Result { return c.After(ctx, inspect, befores[i]) })
 		r.Check = firstNonEmpty(r.Check, c.Name)
@@ -151,8 +170,10 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 }
 
 // schedule injects and recovers each step at its time; it returns when the
-// scenario's time is up.
-func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration, injs []*injection) {
+// scenario's time is up. If the scenario's abort guard fires, nothing more
+// is injected, every fault is recovered at once, and the time after runs
+// from there.
+func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration, injs []*injection) *guardState {
 	h := s.hist
 	type action struct {
 		at     time.Duration
@@ -164,8 +185,15 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 		acts = append(acts, action{start + sc.Steady + st.At, i, true}, action{start + sc.Steady + st.At + st.For, i, false})
 	}
 	sort.SliceStable(acts, func(a, b int) bool { return acts[a].at < acts[b].at })
+	aborted, abort := context.WithCancel(ctx)
+	defer abort()
+	watching, stopWatching := context.WithCancel(ctx)
+	guard := s.guard(watching, sc, start+sc.Steady, abort)
 	for _, a := range acts {
-		sleepUntil(ctx, h, a.at)
+		sleepUntil(aborted, h, a.at)
+		if aborted.Err() != nil {
+			break
+		}
 		st := sc.Faults[a.i]
 		if a.inject {
 			injs[a.i] = s.inject(ctx, sc.Name, a.i, st.Fault)
@@ -173,15 +201,24 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 		}
 		s.recover(ctx, sc.Name, injs[a.i])
 	}
-	// Steady + faults + After as planned, and at least After past the last
-	// recovery, however late it came.
+	stopWatching()
+	guard.wait()
 	end := start + sc.Duration()
+	if guard.fired {
+		for _, in := range injs {
+			s.recover(ctx, sc.Name, in)
+		}
+		end = guard.at
+	}
+	// Steady + faults + After as planned (or from the abort), and at least
+	// After past the last recovery, however late it came.
 	for _, in := range injs {
 		if in != nil {
 			end = max(end, in.step.Recovered+sc.After)
 		}
 	}
 	sleepUntil(ctx, h, min(end, start+sc.Duration()+MaxOverrun))
+	return guard
 }
 
 // Warmup is how long each scenario's load runs before its steady window
@@ -215,6 +252,7 @@ func (s *suite) inject(ctx context.Context, scenario string, i int, f faults.Fau
 	err := f.Inject(ctx, env)
 	if err != nil {
 		in.step.Error = "inject: " + err.Error()
+		in.step.Unsupported = errors.Is(err, faults.ErrUnsupported)
 		progress("%s: inject %s FAILED: %v", scenario, f.Name(), err)
 	} else {
 		ev, verr := f.Verify(ctx, env)
@@ -299,7 +337,11 @@ func (s *suite) judgeLive(sc *Scenario, start, end time.Duration, injs []*inject
 		res.Evidence = ""
 	}
 	for _, f := range res.Faults {
-		if f.Error != "" {
+		switch {
+		case f.Unsupported:
+			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Unknown,
+				Summary: fmt.Sprintf("%s: the %s platform cannot inject it, so nothing here was tested under it: %s", f.Name, s.plat.Name(), f.Error)})
+		case f.Error != "":
 			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Invalid, Summary: f.Name + ": " + f.Error})
 		}
 	}

@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -44,6 +45,13 @@ type Scenario struct {
 	// FAULTLINE_SCALE or -short say, for schedules bound to physical times
 	// (store elections take 4-9 s however short the run).
 	Unscaled bool
+	// Abort, when set, stops the faults early if a journey falls under a
+	// floor while they are on (see Abort).
+	Abort *Abort
+	// Needs names what the scenario means nothing without (NeedNodes,
+	// NeedPods): on a platform that lacks one it skips, with the reason
+	// (the local platform has neither nodes nor pods).
+	Needs []Need
 
 	givenAfter time.Duration // After as written, before scaling and defaults
 }
@@ -145,6 +153,9 @@ func (s *Scenario) Validate() error {
 			bad("check %d: needs a name and an After function", i+1)
 		}
 	}
+	if err := s.Abort.validate(); err != nil {
+		bad("%w", err)
+	}
 	if s.MaxRecovery < 0 {
 		bad("max recovery must not be negative")
 	}
@@ -228,3 +239,15 @@ func (s *Scenario) baseRate(j string) float64 {
 	}
 	return DefaultLoad[j]
 }
+
+// Need is a platform capability a scenario cannot run without.
+type Need struct {
+	What string // what the platform must have, for the skip's reason
+	Has  func(platform.Platform) bool
+}
+
+// Needs of scenarios that exist only where the bank runs in a cluster.
+var (
+	NeedNodes = Need{"whole nodes to fail", func(p platform.Platform) bool { _, ok := p.(platform.Nodes); return ok }}
+	NeedPods  = Need{"pods to delete", func(p platform.Platform) bool { _, ok := p.(platform.Pods); return ok }}
+)

@@ -8,7 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/faults"
-	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/load"
 )
 
 func TestBadScenariosAreRejectedBeforeAnythingRuns(t *testing.T) {
@@ -56,4 +57,18 @@ func TestFaultTier(t *testing.T) {
 	sc.Faults = append(sc.Faults, Step{For: time.Second, Fault: faults.KillStoreNode(1)})
 	tier, _ = sc.faultTier()
 	assert.Equal(t, 0, tier)
+}
+
+func TestPaymentsHaveTheirOwnSteadyP99(t *testing.T) {
+	sc := &Scenario{Hold: []string{"payments", "card-auth"}}
+	p := plan(sc, 0, 10*time.Second, nil, nil, []load.Stats{{Journey: "payments"}, {Journey: "card-auth"}})
+	got := map[string]time.Duration{}
+	for _, o := range p.Objectives {
+		if o.Window == check.Steady {
+			got[o.Journey] = o.SLO.P99
+		}
+	}
+	if got["payments"] != 500*time.Millisecond || got["card-auth"] != 300*time.Millisecond {
+		t.Fatalf("steady p99s: %v, want payments 500ms and card-auth 300ms", got)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -14,13 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/journal"
-	"github.com/faultline/faultline/harness/load"
-	"github.com/faultline/faultline/harness/platform"
-	"github.com/faultline/faultline/harness/platform/local"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/groundwork/platform/local" // ModuleRoot
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/system/seed"
 )
 
@@ -37,7 +38,7 @@ type suite struct {
 
 	startOnce sync.Once
 	startErr  error
-	plat      *local.Platform
+	plat      platform.Platform
 	data      seed.Data
 	gen       *load.Gen
 	startup   time.Duration
@@ -110,7 +111,7 @@ func newSuite(cfg Config) (*suite, error) {
 	}
 	_ = os.Remove(filepath.Join(runs, "latest"))
 	_ = os.Symlink(id, filepath.Join(runs, "latest"))
-	reaped, err := journal.Reap(journal.DefaultDir())
+	reaped, err := platform.Reap(journal.DefaultDir())
 	if err != nil {
 		progress("reap: %v", err)
 	}
@@ -186,7 +187,12 @@ func (s *suite) abort() {
 func (s *suite) ensure() error {
 	s.startOnce.Do(func() {
 		t0 := time.Now()
-		p, err := local.New(local.Options{RunDir: s.dir, Journal: s.journal, Progress: progress})
+		p, err := platform.Open(s.cfg.Platform, platform.Options{RunDir: s.dir, Journal: s.journal, Progress: progress})
+		if err != nil {
+			s.startErr = err
+			return
+		}
+		seeder, err := platform.As[platform.Seeder](p, "seeding the bank")
 		if err != nil {
 			s.startErr = err
 			return
@@ -199,12 +205,12 @@ func (s *suite) ensure() error {
 		if s.startErr = p.Start(ctx); s.startErr != nil {
 			return
 		}
-		if s.data, s.startErr = p.Seed(ctx, s.cfg.Customers, s.cfg.Seed); s.startErr != nil {
+		if s.data, s.startErr = seeder.Seed(ctx, s.cfg.Customers, s.cfg.Seed); s.startErr != nil {
 			return
 		}
 		s.gen = load.NewGen(s.data, load.Ingress{
-			Edge:    func() []string { return p.ReadyIngress("edge") },
-			CardAPI: func() []string { return p.ReadyIngress("card-api") },
+			Edge:    func() []string { return p.Ingress("edge") },
+			CardAPI: func() []string { return p.Ingress("card-api") },
 		}, uint64(s.cfg.Seed), s.runID)
 		s.startup = time.Since(t0)
 		progress("bank up and seeded with %d customers in %v; settling for %v", len(s.data.Customers), s.startup.Round(time.Millisecond), Settle)
@@ -214,6 +220,16 @@ func (s *suite) ensure() error {
 		time.Sleep(Settle)
 	})
 	return s.startErr
+}
+
+// endpoint returns where the harness reaches inst's own server (its API,
+// /metrics, /admin), through the platform.
+func (s *suite) endpoint(ctx context.Context, inst platform.Instance) (string, error) {
+	ep, err := platform.As[platform.Endpoints](s.plat, "reaching an instance from the harness")
+	if err != nil {
+		return "", err
+	}
+	return ep.Endpoint(ctx, inst.Name)
 }
 
 // recordEvents copies platform events into the history, attributed to the
@@ -303,8 +319,8 @@ func (s *suite) result() *result.Run {
 		Versions: map[string]string{"go": runtime.Version(), "faultline": buildVersion()},
 		Verdict:  check.Valid, Scenarios: append([]result.Scenario(nil), s.results...),
 		Ops: len(s.hist.Ops("")), Events: len(s.hist.Events("")), StartupMs: s.startup.Milliseconds()}
-	if s.plat != nil {
-		r.Versions["bank"] = filepath.Base(s.plat.Binary())
+	if v, ok := s.plat.(platform.Versions); ok {
+		maps.Copy(r.Versions, v.Versions())
 	}
 	for _, sc := range r.Scenarios {
 		if sc.Verdict == check.Invalid || (sc.Verdict == check.Unknown && r.Verdict == check.Valid) {

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
 )
 
 // The charts' percentiles are the checks' (nearest rank), so a chart never

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/system/topology"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/result"
 )
 
 const (

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/result"
 )
 
 type junitSuites struct {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/system/topology"
 )

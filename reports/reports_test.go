@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/reports"
 )
 

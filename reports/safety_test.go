@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/reports"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/result"
 )
 
 //go:embed results.schema.json

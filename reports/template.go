@@ -54,6 +54,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 {{range .Scenarios}}
 <h2 id="{{.Name}}">{{.Name}} — <span class="badge {{.Verdict}}">{{.Verdict}}</span></h2>
 <pre>{{.Runbook}}</pre>
+{{if .Aborted}}<p class="unknown">Abort guard: every fault was recovered early: {{.Aborted}}</p>{{end}}
 {{if .Failures}}<ul class="invalid">{{range .Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table><tr><th>fault</th><th>injected</th><th>recovered</th><th>evidence</th></tr>
 {{range .Faults}}<tr><td>{{.Name}}</td><td>{{dur .Injected}}</td><td>{{dur .Recovered}}</td><td>{{.Evidence}}{{if .Error}} <span class="invalid">{{.Error}}</span>{{end}}</td></tr>{{end}}</table>
@@ -62,7 +63,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 {{range .Stats}}<tr><td>{{.Journey}}</td><td>{{.Window}}</td><td>{{.Count}}</td><td>{{pct .Success}}</td><td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td></tr>{{end}}</table>
 <table><tr><th>check</th><th>journey</th><th>window</th><th>verdict</th><th>summary</th></tr>
 {{range .Checks}}{{if ne .Verdict "valid"}}<tr><td>{{.Check}}</td><td>{{.Journey}}</td><td>{{.Window}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Summary}}{{range .Examples}}<br><small>{{.}}</small>{{end}}</td></tr>{{end}}{{end}}
-{{range .Checks}}{{if eq .Check "money" "exercise" "answers" "leftovers"}}{{if eq .Verdict "valid"}}<tr><td>{{.Check}}</td><td></td><td></td><td class="valid">valid</td><td>{{.Summary}}</td></tr>{{end}}{{end}}{{end}}
+{{range .Checks}}{{if eq .Check "money" "exercise" "answers" "leftovers" "abort-guard"}}{{if eq .Verdict "valid"}}<tr><td>{{.Check}}</td><td></td><td></td><td class="valid">valid</td><td>{{.Summary}}</td></tr>{{end}}{{end}}{{end}}
 </table>
 <details><summary>instance logs</summary>{{range .Logs}}<a href="{{.}}">{{.}}</a> {{end}}</details>
 {{end}}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/result"
 )
 
 // TrendRuns is how many of the newest runs the trend page shows.

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/load"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/load"
 )
 
 // A contention workload in the manner of Jepsen's bank test: concurrent

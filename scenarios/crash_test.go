@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/journal"
 )
 
 // TestCrashChild is the run that TestKilledRunLeavesNothing kills: it pauses

@@ -33,10 +33,14 @@ func TestOneReplicaOfEveryCriticalServiceKilled(t *testing.T) {
 	}
 	harness.Run(t, harness.Scenario{
 		Runbook: `Fault: at the same moment, SIGKILL one replica of every tier 0-1 service.
+Guard, as on a game day: should card authorisations fall under 50% success over
+any 3s while the faults are on, every fault is recovered at once.
 Expect: the surviving replicas carry card payments, payments and balance reads;
-acknowledged authorisations are never lost or applied twice; the audit is clean.`,
+acknowledged authorisations are never lost or applied twice; the audit is clean;
+the guard never fires.`,
 		Faults: steps,
 		Hold:   []string{"card-auth", "payments", "balance"},
+		Abort:  &harness.Abort{Journey: "card-auth", MinSuccess: 0.5, Over: 3 * time.Second},
 	})
 }
 

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/groundwork/check"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/transactions"
 )

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/system/feed"
 	"github.com/faultline/faultline/system/mesh"
 )

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/faultline/faultline/harness/platform/local"
+	"github.com/faultline/faultline/groundwork/platform/local"
 	"github.com/faultline/faultline/kind/cluster"
 	"github.com/faultline/faultline/kind/hostsetup"
 	"github.com/faultline/faultline/kind/nodeimage"

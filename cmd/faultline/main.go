@@ -23,9 +23,10 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/bench"
-	"github.com/faultline/faultline/harness/journal"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -50,7 +51,7 @@ func run(args []string) error {
 	case "report":
 		return runReport(args[1:])
 	case "reap":
-		r, err := journal.Reap(journal.DefaultDir())
+		r, err := platform.Reap(journal.DefaultDir())
 		if err != nil && r.Entries == 0 {
 			return err // e.g. a journal directory others can write to: nothing was read
 		}

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/faultline/faultline/harness/platform/local"
+	"github.com/faultline/faultline/groundwork/platform/local"
 	"github.com/faultline/faultline/harness/soak"
 )
 

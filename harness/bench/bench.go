@@ -21,9 +21,9 @@ import (
 	"github.com/rs/zerolog"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/load"
 )
 
 // Report is where figures go, one line each.

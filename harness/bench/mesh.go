@@ -9,11 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/journal"
-	"github.com/faultline/faultline/harness/load"
-	"github.com/faultline/faultline/harness/platform/local"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/groundwork/platform/local"
 )
 
 // rssKiB returns a process's resident set size.
@@ -79,8 +79,8 @@ func Mesh(ctx context.Context, rates []float64, step time.Duration, p99Goal time
 		len(insts), ready.Round(time.Millisecond), float64(total)/1024, float64(self)/1024)
 
 	h, _ := history.New("")
-	g := load.NewGen(data, load.Ingress{Edge: func() []string { return p.ReadyIngress("edge") },
-		CardAPI: func() []string { return p.ReadyIngress("card-api") }}, 1, "bench-"+filepath.Base(dir))
+	g := load.NewGen(data, load.Ingress{Edge: func() []string { return p.Ingress("edge") },
+		CardAPI: func() []string { return p.Ingress("card-api") }}, 1, "bench-"+filepath.Base(dir))
 	best := 0.0
 	for _, r := range rates {
 		name := fmt.Sprintf("rate-%.0f", r)

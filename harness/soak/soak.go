@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/result"
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/result"
 	"github.com/faultline/faultline/reports"
 )
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/faultline/faultline/kind/hostsetup"
@@ -164,4 +165,29 @@ func waitReady(ctx context.Context, name string, patience time.Duration) error {
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// LoadImageArchive imports the docker-loadable image archive into the
+// containerd of every node of the named cluster (as `kind load
+// image-archive` does), so that pods use it with imagePullPolicy Never.
+func LoadImageArchive(name, archive string) error {
+	ns, err := provider().ListNodes(name)
+	if err != nil {
+		return err
+	}
+	if len(ns) == 0 {
+		return fmt.Errorf("kind cluster %s has no nodes", name)
+	}
+	for _, n := range ns {
+		f, err := os.Open(archive)
+		if err != nil {
+			return err
+		}
+		err = nodeutils.LoadImageArchive(n, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("load %s into %s: %w", filepath.Base(archive), n.String(), err)
+		}
+	}
+	return nil
 }

@@ -5,8 +5,12 @@
 // When card-processing cannot answer in time, card-api queues a void of the
 // message and declines with "issuer unavailable"; its void worker then makes
 // sure that authorisation never moves money (unless an approval was
-// recorded for it meanwhile). GET /v1/answers lists the recorded answers
-// for audits (see AnswersPath).
+// recorded for it meanwhile). When card-processing has stopped answering in
+// time, card-api sheds load instead: it declines with "issuer unavailable"
+// at once, without sending the message on, and its void worker (which waits
+// for the live traffic) makes sure no earlier attempt at it applies
+// (admission.go). GET /v1/answers lists the recorded answers for audits (see
+// AnswersPath).
 package cardapi
 
 import (
@@ -58,6 +62,7 @@ type service struct {
 	p       *process.Process
 	cp      *mesh.Client
 	answers jetstream.KeyValue // message id -> AuthResponse given
+	admit   *mesh.Admission    // authorisations sent to card-processing at once
 }
 
 // Setup wires card-api into p.
@@ -73,7 +78,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if err != nil {
 		return err
 	}
-	s := &service{p: p, cp: cp, answers: answers}
+	s := &service{p: p, cp: cp, answers: answers, admit: newAdmission()}
 	p.Handle("POST /v1/authorisations", s.serveAuthorisation)
 	p.Handle("GET "+AnswersPath, s.serveAnswers)
 	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
@@ -119,6 +124,10 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		mesh.WriteJSON(w, http.StatusOK, prev)
 		return nil
 	}
+	ticket, admitted := s.admit.Admit()
+	if !admitted {
+		return s.shed(w, r, req)
+	}
 	var resp cardprocessing.AuthResponse
 	// card-processing gets what is left of the network's deadline once
 	// card-api's own writes are kept aside; a slow lookup eats into it
@@ -126,6 +135,7 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	budget := min(Deadline, time.Until(arrived.Add(AnswerWithin-ownWork)))
 	err = s.cp.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/authorise", Body: req,
 		IdempotencyKey: cardprocessing.AuthKey(req.MessageID), Timeout: budget}, &resp)
+	ticket.Done(timedOut(err))
 	ctx := context.WithoutCancel(r.Context())
 	if err != nil {
 		s.p.Log.Warn("card-processing gave no answer; declining and voiding", "message_id", req.MessageID, "err", err)
@@ -134,14 +144,18 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		// No usable answer: make sure the authorisation cannot apply, then
 		// decline. If the void cannot even be queued there is no clean
 		// answer: the outcome stays unknown to the network.
-		vctx, vcancel := context.WithTimeout(ctx, voidTimeout)
-		qerr := s.queueVoid(vctx, req)
-		vcancel()
-		if qerr != nil {
+		if qerr := s.queueVoid(ctx, req); qerr != nil {
 			return errors.Join(err, qerr)
 		}
 		resp = cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
 	}
+	s.answer(ctx, w, resp)
+	return nil
+}
+
+// answer records resp as the answer to its message, unless one is already
+// recorded, and gives the network the answer that stands.
+func (s *service) answer(ctx context.Context, w http.ResponseWriter, resp cardprocessing.AuthResponse) {
 	rctx, rcancel := context.WithTimeout(ctx, recordTimeout)
 	final, err := s.record(rctx, resp)
 	rcancel()
@@ -154,7 +168,29 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		s.p.Log.Warn("answer not recorded", "message_id", resp.MessageID, "err", err)
 	}
 	mesh.WriteJSON(w, http.StatusOK, final)
+}
+
+// shed declines req at once, as "issuer unavailable", without sending it to
+// card-processing. This attempt moves no money, but an earlier attempt at
+// the same message (one the network gave up on, on either replica) may
+// still be applied late, so the void is queued as for any decline, before
+// the answer is recorded; the void worker gets to it once the live traffic
+// leaves room. If the void cannot be queued the network gets no answer
+// (503) and retries.
+func (s *service) shed(w http.ResponseWriter, r *http.Request, req cardprocessing.AuthRequest) error {
+	s.p.Metrics.Shed("authorise")
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.queueVoid(ctx, req); err != nil {
+		return mesh.Errorf(http.StatusServiceUnavailable, "overloaded", "card-api is shedding load and could not queue the void of its decline: %v", err)
+	}
+	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: ShedReason})
 	return nil
+}
+
+// timedOut reports whether a call failed for lack of time.
+func timedOut(err error) bool {
+	var ce *mesh.CallError
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ce) && ce.Timeout)
 }
 
 // answered returns the answer already given to messageID.
@@ -180,7 +216,10 @@ func (s *service) record(ctx context.Context, resp cardprocessing.AuthResponse) 
 	return resp, fmt.Errorf("record answer to %s: %w", resp.MessageID, err)
 }
 
+// queueVoid queues the void of req, within voidTimeout.
 func (s *service) queueVoid(ctx context.Context, req cardprocessing.AuthRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, voidTimeout)
+	defer cancel()
 	b, _ := json.Marshal(cardprocessing.Void{MessageID: req.MessageID, CardID: req.CardID})
 	if _, err := s.p.JS.Publish(ctx, "voids."+req.CardID, b, jetstream.WithMsgID("void:"+req.MessageID)); err != nil {
 		return fmt.Errorf("queue void of %s: %w", req.MessageID, err)
@@ -199,5 +238,13 @@ func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
 		s.p.Log.Warn("void skipped: the message was approved", "message_id", v.MessageID)
 		return nil
 	}
-	return s.cp.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: "void:" + v.MessageID, Body: v}, nil)
+	// Voids are background work: they give way to live authorisations.
+	s.admit.WaitQuiet(ctx, voidPatience)
+	err := s.cp.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: "void:" + v.MessageID, Body: v}, nil)
+	if err != nil {
+		// Money stays moved for a declined authorisation until its void
+		// succeeds: worth an operator's eye, unlike most retried messages.
+		s.p.Log.Warn("void failed; it is retried later", "message_id", v.MessageID, "err", err)
+	}
+	return err
 }

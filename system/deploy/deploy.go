@@ -1,7 +1,25 @@
-// Package deploy renders the bank's Kubernetes manifests from the topology:
-// a StatefulSet of store nodes and, per service, a Deployment and a headless
-// Service (the mesh resolves replicas through DNS). bank.yaml in this folder
-// is its output, kept up to date by a test:
+// Package deploy renders the bank's Kubernetes manifests from the topology,
+// so that the mesh on Kubernetes is the mesh the local platform runs:
+//
+//   - the store: a headless Service and a StatefulSet of StoreNodes nodes,
+//     each with a volume of its own that outlives a pod delete;
+//   - per service: a headless Service and a StatefulSet, so that instance
+//     names (card-api-0) are the same on every platform, with startup,
+//     liveness and readiness probes, a pre-stop delay and grace period that
+//     cover endpoint propagation, requests and limits, topology spread over
+//     nodes and a PodDisruptionBudget where there are two replicas or more;
+//   - in each pod, beside the bank's container, the fault sidecar (`bank
+//     sidecar`): one toxiproxy proxy per link to each callee instance and
+//     store node, named "<caller>-><callee>" as on local, which the bank
+//     calls through on loopback ports;
+//   - NodePort Services for the entry points only (edge on 30080, card-api
+//     on 30081), which kind-config.yaml maps to 127.0.0.1.
+//
+// The admin fault hook and the sidecar's API listen on 127.0.0.1 in the
+// pod: the harness reaches them through a port-forward, and no Service
+// exposes them. bank.yaml in this folder is the output with the defaults,
+// kept current by a test, and kustomization.yaml makes the folder
+// appliable on its own (kubectl apply -k system/deploy):
 //
 //	go run ./system/cmd/bank manifests > system/deploy/bank.yaml
 package deploy
@@ -12,21 +30,93 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/faultline/faultline/system/sidecar"
 	"github.com/faultline/faultline/system/topology"
 )
 
 // Options change the rendering.
 type Options struct {
 	Namespace string // default "bank"
-	Image     string // default "faultline/bank:dev"
+	Image     string // default DefaultImage
+	// Run labels every object (faultline.dev/run) so that a run's objects
+	// can be listed and deleted together; empty leaves the label out.
+	Run string
+	// StorageClass of the store nodes' volumes; empty gives each node an
+	// emptyDir (lost with the pod: only for clusters without volumes).
+	StorageClass string
+	// StoreSize is each store node's volume size (default 1Gi).
+	StoreSize string
 }
 
-// Port is the port every service listens on in a pod.
-const Port = 8080
+// DefaultImage is the bank's image: FROM scratch, /bank only.
+const DefaultImage = "faultline/bank:dev"
+
+// Ports inside a pod.
+const (
+	Port          = 8080 // the service's API, /healthz, /readyz, /metrics
+	AdminPort     = 9090 // the admin fault hook, on 127.0.0.1 only
+	FirstLinkPort = 20000
+	StoreClient   = 4222
+	StoreCluster  = 6222
+	StoreMonitor  = 8222
+)
+
+// EntryNodePorts are the NodePorts of the entry points, mapped to
+// 127.0.0.1 by kind-config.yaml.
+var EntryNodePorts = map[string]int{"edge": 30080, "card-api": 30081}
+
+// Grace periods: the pre-stop delay lets Kubernetes take the pod out of
+// every endpoint list before the bank is told to drain; the grace period
+// covers the delay and the bank's own drain.
+const (
+	PreStopSeconds = 2
+	GraceSeconds   = 15
+)
+
+// LinkPort returns the loopback port in a pod of service from which its
+// sidecar proxies to the i-th instance (in Links order) it calls.
+func LinkPort(i int) int { return FirstLinkPort + i }
+
+// PodLink is one link of a service's pods: the callee instance, its
+// address in the cluster and the loopback port the bank calls it through.
+type PodLink struct {
+	Dep      string // callee service, or topology.Store
+	Callee   string // callee instance, e.g. cards-1, store-2
+	Upstream string // host:port in the cluster
+	Port     int
+}
+
+// Links returns the links of every pod of service s, in a fixed order.
+func Links(s topology.Service, namespace string) []PodLink {
+	if namespace == "" {
+		namespace = "bank"
+	}
+	var out []PodLink
+	for _, dep := range s.Calls {
+		if dep == topology.Store {
+			for i := range topology.StoreNodes {
+				out = append(out, PodLink{Dep: dep, Callee: fmt.Sprintf("store-%d", i),
+					Upstream: fmt.Sprintf("store-%d.store.%s.svc.cluster.local:%d", i, namespace, StoreClient)})
+			}
+			continue
+		}
+		d, _ := topology.Lookup(dep)
+		for i := range d.Replicas {
+			out = append(out, PodLink{Dep: dep, Callee: fmt.Sprintf("%s-%d", dep, i),
+				Upstream: fmt.Sprintf("%s-%d.%s.%s.svc.cluster.local:%d", dep, i, dep, namespace, Port)})
+		}
+	}
+	for i := range out {
+		out[i].Port = LinkPort(i)
+	}
+	return out
+}
 
 type svcView struct {
 	topology.Service
-	Peers string
+	Args  string // the bank container's arguments, as a YAML flow list
+	Links string // BANK_SIDECAR_LINKS
+	Entry int    // NodePort, when an entry point
 }
 
 // Write renders the manifests to w.
@@ -35,76 +125,139 @@ func Write(w io.Writer, o Options) error {
 		o.Namespace = "bank"
 	}
 	if o.Image == "" {
-		o.Image = "faultline/bank:dev"
+		o.Image = DefaultImage
 	}
-	var stores []string
+	if o.StoreSize == "" {
+		o.StoreSize = "1Gi"
+	}
 	var routes []string
 	for i := range topology.StoreNodes {
-		stores = append(stores, fmt.Sprintf("nats://store-%d.store.%s.svc.cluster.local:4222", i, o.Namespace))
-		routes = append(routes, fmt.Sprintf("nats-route://store-%d.store.%s.svc.cluster.local:6222", i, o.Namespace))
+		routes = append(routes, fmt.Sprintf("nats-route://store-%d.store.%s.svc.cluster.local:%d", i, o.Namespace, StoreCluster))
 	}
 	var svcs []svcView
 	for _, s := range topology.Services {
-		var peers []string
-		for _, c := range s.Calls {
-			if c != topology.Store {
-				peers = append(peers, fmt.Sprintf("%s=dns:%s.%s.svc.cluster.local:%d", c, c, o.Namespace, Port))
+		args := []string{s.Name, "--listen", fmt.Sprintf("0.0.0.0:%d", Port), "--instance", "$(POD_NAME)",
+			"--admin", "--admin-listen", fmt.Sprintf("127.0.0.1:%d", AdminPort)}
+		peers := map[string][]string{}
+		var order []string
+		var links []string
+		for _, l := range Links(s, o.Namespace) {
+			if _, seen := peers[l.Dep]; !seen {
+				order = append(order, l.Dep)
+			}
+			local := fmt.Sprintf("127.0.0.1:%d", l.Port)
+			if l.Dep == topology.Store {
+				local = "nats://" + local
+			}
+			peers[l.Dep] = append(peers[l.Dep], local)
+			links = append(links, fmt.Sprintf("$(POD_NAME)->%s=127.0.0.1:%d=%s", l.Callee, l.Port, l.Upstream))
+		}
+		for _, dep := range order {
+			if dep == topology.Store {
+				args = append(args, "--store", strings.Join(peers[dep], ","))
+			} else {
+				args = append(args, "--peer", dep+"="+strings.Join(peers[dep], ","))
 			}
 		}
-		svcs = append(svcs, svcView{Service: s, Peers: strings.Join(peers, ";")})
+		quoted := make([]string, len(args))
+		for i, a := range args {
+			quoted[i] = fmt.Sprintf("%q", a)
+		}
+		svcs = append(svcs, svcView{Service: s, Args: "[" + strings.Join(quoted, ", ") + "]",
+			Links: strings.Join(links, ";"), Entry: EntryNodePorts[s.Name]})
 	}
-	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "Image": o.Image, "Port": Port,
-		"Store": strings.Join(stores, ","), "Routes": strings.Join(routes, ","), "StoreNodes": topology.StoreNodes, "Services": svcs})
+	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "Image": o.Image, "Run": o.Run, "Port": Port,
+		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
+		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
+		"StoreClient": StoreClient, "StoreCluster": StoreCluster, "StoreMonitor": StoreMonitor,
+		"PreStop": PreStopSeconds, "Grace": GraceSeconds, "Services": svcs})
 }
 
-var tmpl = template.Must(template.New("bank").Parse(`# Generated by "bank manifests" from system/topology. Do not edit.
+// dict builds a map for a template call: dict "k1" v1 "k2" v2.
+func dict(kv ...any) map[string]any {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return m
+}
+
+var tmpl = template.Must(template.New("bank").Funcs(template.FuncMap{"dict": dict}).Parse(`# Generated by "bank manifests" from system/topology. Do not edit.
+{{- define "labels"}}app.kubernetes.io/name: {{.name}}, app.kubernetes.io/component: {{.component}}, app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline, faultline.dev/tier: "{{.tier}}"{{if .run}}, faultline.dev/run: "{{.run}}"{{end}}{{end}}
 apiVersion: v1
 kind: Namespace
 metadata:
   name: {{.NS}}
+  labels: {app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline{{if .Run}}, faultline.dev/run: "{{.Run}}"{{end}}}
 ---
 apiVersion: v1
 kind: Service
 metadata:
   name: store
   namespace: {{.NS}}
+  labels: { {{- template "labels" (dict "name" "store" "component" "store" "tier" 0 "run" .Run)}} }
 spec:
   clusterIP: None
   publishNotReadyAddresses: true
-  selector: {app: store}
+  selector: {app.kubernetes.io/name: store}
   ports:
-  - {name: client, port: 4222}
-  - {name: cluster, port: 6222}
+  - {name: client, port: {{.StoreClient}}}
+  - {name: cluster, port: {{.StoreCluster}}}
 ---
 apiVersion: apps/v1
 kind: StatefulSet
 metadata:
   name: store
   namespace: {{.NS}}
+  labels: { {{- template "labels" (dict "name" "store" "component" "store" "tier" 0 "run" .Run)}} }
 spec:
   serviceName: store
   replicas: {{.StoreNodes}}
   podManagementPolicy: Parallel
-  selector: {matchLabels: {app: store}}
+  selector: {matchLabels: {app.kubernetes.io/name: store}}
   template:
     metadata:
-      labels: {app: store, tier: "0"}
+      labels: { {{- template "labels" (dict "name" "store" "component" "store" "tier" 0 "run" .Run)}} }
     spec:
-      terminationGracePeriodSeconds: 10
+      terminationGracePeriodSeconds: {{.Grace}}
+      enableServiceLinks: false
+      automountServiceAccountToken: false
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app.kubernetes.io/name: store}}}
       containers:
       - name: store
         image: {{.Image}}
         imagePullPolicy: Never
-        command: ["/bank", "store", "--host", "0.0.0.0", "--client-port", "4222", "--cluster-port", "6222", "--monitor-port", "8222", "--dir", "/data"]
+        args: ["store", "--name", "$(POD_NAME)", "--host", "0.0.0.0", "--client-port", "{{.StoreClient}}", "--cluster-port", "{{.StoreCluster}}", "--monitor-port", "{{.StoreMonitor}}", "--routes", "{{.Routes}}", "--dir", "/data"]
         env:
-        - {name: BANK_STORE_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: BANK_STORE_ROUTES, value: "{{.Routes}}"}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
         ports:
-        - {containerPort: 4222}
-        - {containerPort: 6222}
-        readinessProbe: {httpGet: {path: /healthz, port: 8222}, periodSeconds: 2}
+        - {name: client, containerPort: {{.StoreClient}}}
+        - {name: cluster, containerPort: {{.StoreCluster}}}
+        - {name: monitor, containerPort: {{.StoreMonitor}}}
+        startupProbe: {httpGet: {path: /healthz, port: {{.StoreMonitor}}}, periodSeconds: 1, failureThreshold: 120}
+        livenessProbe: {httpGet: {path: /healthz, port: {{.StoreMonitor}}}, periodSeconds: 5, failureThreshold: 3}
+        readinessProbe: {httpGet: {path: /healthz, port: {{.StoreMonitor}}}, periodSeconds: 1, failureThreshold: 2}
+        resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 512Mi}}
+        securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
         volumeMounts: [{name: data, mountPath: /data}]
+{{- if .StorageClass}}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: {{.StorageClass}}, resources: {requests: {storage: {{.StoreSize}}}}}
+{{- else}}
       volumes: [{name: data, emptyDir: {}}]
+{{- end}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: store
+  namespace: {{.NS}}
+  labels: { {{- template "labels" (dict "name" "store" "component" "store" "tier" 0 "run" .Run)}} }
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app.kubernetes.io/name: store}}
 {{- range .Services}}
 ---
 apiVersion: v1
@@ -112,37 +265,84 @@ kind: Service
 metadata:
   name: {{.Name}}
   namespace: {{$.NS}}
-  labels: {app: {{.Name}}, tier: "{{.Tier}}"}
+  labels: { {{- template "labels" (dict "name" .Name "component" "service" "tier" .Tier "run" $.Run)}} }
 spec:
   clusterIP: None
-  selector: {app: {{.Name}}}
+  selector: {app.kubernetes.io/name: {{.Name}}}
   ports: [{name: http, port: {{$.Port}}}]
+{{- if .Entry}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{.Name}}-entry
+  namespace: {{$.NS}}
+  labels: { {{- template "labels" (dict "name" .Name "component" "entry" "tier" .Tier "run" $.Run)}} }
+spec:
+  type: NodePort
+  selector: {app.kubernetes.io/name: {{.Name}}}
+  ports: [{name: http, port: {{$.Port}}, targetPort: {{$.Port}}, nodePort: {{.Entry}}}]
+{{- end}}
 ---
 apiVersion: apps/v1
-kind: Deployment
+kind: StatefulSet
 metadata:
   name: {{.Name}}
   namespace: {{$.NS}}
-  labels: {app: {{.Name}}, tier: "{{.Tier}}"}
+  labels: { {{- template "labels" (dict "name" .Name "component" "service" "tier" .Tier "run" $.Run)}} }
 spec:
+  serviceName: {{.Name}}
   replicas: {{.Replicas}}
-  selector: {matchLabels: {app: {{.Name}}}}
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app.kubernetes.io/name: {{.Name}}}}
   template:
     metadata:
-      labels: {app: {{.Name}}, tier: "{{.Tier}}"}
+      labels: { {{- template "labels" (dict "name" .Name "component" "service" "tier" .Tier "run" $.Run)}} }
     spec:
-      terminationGracePeriodSeconds: 15
-      containers:
-      - name: {{.Name}}
+      terminationGracePeriodSeconds: {{$.Grace}}
+      enableServiceLinks: false
+      automountServiceAccountToken: false
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app.kubernetes.io/name: {{.Name}}}}}
+      initContainers:
+      # A native sidecar (restartPolicy Always): started before the bank's
+      # container (which retries its first calls) and stopped after it, so
+      # that the bank's calls while it drains still go through.
+      - name: sidecar
         image: {{$.Image}}
         imagePullPolicy: Never
-        command: ["/bank", "{{.Name}}", "--listen", "0.0.0.0:{{$.Port}}", "--admin"]
+        restartPolicy: Always
+        args: ["sidecar", "--api", "127.0.0.1:{{$.SidecarPort}}"]
         env:
-        - {name: BANK_STORE, value: "{{$.Store}}"}
-        - {name: BANK_PEERS, value: "{{.Peers}}"}
-        - {name: BANK_INSTANCE, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        ports: [{containerPort: {{$.Port}}}]
-        livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 5}
-        readinessProbe: {httpGet: {path: /readyz, port: {{$.Port}}}, periodSeconds: 1}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: BANK_SIDECAR_LINKS, value: "{{.Links}}"}
+        resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 128Mi}}
+        securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+      containers:
+      - name: bank
+        image: {{$.Image}}
+        imagePullPolicy: Never
+        args: {{.Args}}
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        ports: [{name: http, containerPort: {{$.Port}}}]
+        startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 120}
+        livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 5, failureThreshold: 3}
+        readinessProbe: {httpGet: {path: /readyz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 1}
+        lifecycle: {preStop: {sleep: {seconds: {{$.PreStop}}}}}
+        resources: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 256Mi}}
+        securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+{{- if ge .Replicas 2}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{.Name}}
+  namespace: {{$.NS}}
+  labels: { {{- template "labels" (dict "name" .Name "component" "service" "tier" .Tier "run" $.Run)}} }
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app.kubernetes.io/name: {{.Name}}}}
+{{- end}}
 {{- end}}
 `))

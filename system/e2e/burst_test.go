@@ -54,10 +54,15 @@ func TestBurstSurvivesKills(t *testing.T) {
 		}()
 	}
 	time.Sleep(2 * time.Second)
-	require.NoError(t, p.Signal("store-1", syscall.SIGKILL))
+	kill := func(instance string) {
+		inc, ok := p.Incarnation(instance)
+		require.True(t, ok, "%s runs", instance)
+		require.NoError(t, p.Signal(instance, inc, syscall.SIGKILL))
+	}
+	kill("store-1")
 	time.Sleep(2 * time.Second)
 	for _, s := range []string{"card-api", "card-processing", "cards", "balance", "transactions"} {
-		require.NoError(t, p.Signal(s+"-0", syscall.SIGKILL))
+		kill(s + "-0")
 	}
 	wg.Wait()
 	// Let the killed instances come back, then audit.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/faultline/faultline/harness/journal"
-	"github.com/faultline/faultline/harness/platform/local"
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform/local"
 	"github.com/faultline/faultline/system/seed"
 	"github.com/faultline/faultline/system/transactions"
 )

@@ -159,6 +159,36 @@ func TestAdminFaultHook(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 }
 
+// TestAdminHookApart: with the hook apart, the service's port refuses
+// /admin and the admin handler alone injects, and the fault still acts on
+// the service's routes.
+func TestAdminHookApart(t *testing.T) {
+	srv := mesh.NewServer("svc", mesh.NewMetrics("svc"), mesh.WithAdminApart())
+	srv.Handle("GET /v1/thing", mesh.Handler(func(w http.ResponseWriter, r *http.Request) error {
+		mesh.WriteJSON(w, 200, struct{}{})
+		return nil
+	}))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	require.NotNil(t, srv.AdminHandler())
+	admin := httptest.NewServer(srv.AdminHandler())
+	defer admin.Close()
+	fault := `{"id":"f1","route":"/v1","error_rate":1,"status":503}`
+	resp, err := http.Post(ts.URL+"/admin/faults", "application/json", strings.NewReader(fault))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 404, resp.StatusCode, "not on the service's port")
+	resp, err = http.Post(admin.URL+"/admin/faults", "application/json", strings.NewReader(fault))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	resp, err = http.Get(ts.URL + "/v1/thing")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 503, resp.StatusCode, "the fault acts on the routes")
+	assert.Nil(t, mesh.NewServer("svc", mesh.NewMetrics("svc"), mesh.WithAdmin()).AdminHandler())
+}
+
 func TestAdminHookOffByDefault(t *testing.T) {
 	ts := httptest.NewServer(mesh.NewServer("svc", mesh.NewMetrics("svc")))
 	defer ts.Close()

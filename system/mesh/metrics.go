@@ -24,6 +24,7 @@ const (
 	MetricDeadlineSpent    = "bank_client_deadline_spent_total"         // dep: calls not sent, the caller's deadline already spent
 	MetricConsumerMessages = "bank_consumer_messages_total"             // consumer, outcome: ok, retry
 	MetricConsumerBacklog  = "bank_consumer_backlog"                    // consumer: messages not yet acknowledged
+	MetricShed             = "bank_shed_total"                          // path: calls refused by admission control (load shed)
 )
 
 // Causes of a cut request or a cancelled call: the caller went away (its
@@ -70,6 +71,7 @@ type Metrics struct {
 	consumed       *prometheus.CounterVec
 	backlog        *prometheus.GaugeVec
 	faultsInjected *prometheus.CounterVec
+	shed           *prometheus.CounterVec
 }
 
 // NewMetrics registers the mesh metrics for service on a fresh registry.
@@ -107,10 +109,11 @@ func NewMetrics(service string) *Metrics {
 		backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricConsumerBacklog,
 			Help: "Messages of a durable consumer not yet acknowledged (pending plus in flight), as last read from the store.", ConstLabels: c}, []string{"consumer"}),
 		faultsInjected: counter("bank_admin_faults_applied_total", "Requests affected by an admin L7 fault, by kind.", "kind"),
+		shed:           counter(MetricShed, "Calls refused at once by admission control (load shed), by path.", "path"),
 	}
 	reg.MustRegister(m.serverRequests, m.serverLatency, m.serverCut, m.rateLimited, m.inFlight, m.draining, m.drainRequests,
 		m.clientCalls, m.clientLatency, m.retries, m.budgetDenied, m.breakerState, m.breakerChanges, m.callsCancelled,
-		m.deadlineSpent, m.consumed, m.backlog, m.faultsInjected)
+		m.deadlineSpent, m.consumed, m.backlog, m.faultsInjected, m.shed)
 	return m
 }
 
@@ -129,3 +132,6 @@ func (m *Metrics) ConsumerHandled(consumer string, ok bool) {
 func (m *Metrics) SetConsumerBacklog(consumer string, n int) {
 	m.backlog.WithLabelValues(consumer).Set(float64(n))
 }
+
+// Shed counts one call refused by admission control on path.
+func (m *Metrics) Shed(path string) { m.shed.WithLabelValues(path).Inc() }

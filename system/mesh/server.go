@@ -32,14 +32,17 @@ type ReadyCheck func(ctx context.Context) error
 // Server is the HTTP server of one bank process. Register handlers with
 // Handle before Run; Run blocks until ctx is done, then drains.
 type Server struct {
-	name    string
-	mux     *http.ServeMux
-	metrics *Metrics
-	limiter *rate.Limiter // never nil: rate.Inf when the limit is off
-	rps     int           // the configured limit (0: off)
-	faults  *FaultHook
-	ready   []ReadyCheck
-	log     *slog.Logger
+	name string
+	mux  *http.ServeMux
+	// adminMux serves the admin hook apart from the routes (WithAdminApart),
+	// so that nothing reaching the service's port can inject faults.
+	adminMux *http.ServeMux
+	metrics  *Metrics
+	limiter  *rate.Limiter // never nil: rate.Inf when the limit is off
+	rps      int           // the configured limit (0: off)
+	faults   *FaultHook
+	ready    []ReadyCheck
+	log      *slog.Logger
 
 	drainTimeout time.Duration
 	draining     atomic.Bool
@@ -51,9 +54,30 @@ type Server struct {
 // ServerOption configures a Server.
 type ServerOption func(*Server)
 
-// WithAdmin enables the admin fault hook under /admin/faults.
+// WithAdmin enables the admin fault hook under /admin/faults, on the
+// service's own port.
 func WithAdmin() ServerOption {
 	return func(s *Server) { s.faults = newFaultHook(s.metrics, s.squeeze) }
+}
+
+// WithAdminApart enables the admin fault hook on its own handler
+// (AdminHandler) instead of the service's port: where the service's port
+// is reachable by others (a Kubernetes Service), the hook is served on a
+// listener only the harness can reach.
+func WithAdminApart() ServerOption {
+	return func(s *Server) {
+		s.faults = newFaultHook(s.metrics, s.squeeze)
+		s.adminMux = http.NewServeMux()
+	}
+}
+
+// AdminHandler serves the admin fault hook when the server was made
+// WithAdminApart, and nil otherwise.
+func (s *Server) AdminHandler() http.Handler {
+	if s.adminMux == nil {
+		return nil
+	}
+	return s.adminMux
 }
 
 // WithRateLimit sets the process-wide request rate limit (0 disables it).
@@ -106,7 +130,10 @@ func NewServer(name string, m *Metrics, opts ...ServerOption) *Server {
 	})
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	if s.faults != nil {
+	switch {
+	case s.faults != nil && s.adminMux != nil:
+		s.faults.register(s.adminMux)
+	case s.faults != nil:
 		s.faults.register(s.mux)
 	}
 	return s

@@ -26,14 +26,18 @@ import (
 
 // Config is the configuration of one process.
 type Config struct {
-	Service   string
-	Instance  string // unique name of this replica, e.g. balance-1
-	Listen    string // host:port
-	Store     string // comma-separated NATS URLs
-	Peers     map[string]mesh.Resolver
-	Admin     bool // enable the admin fault hook
-	RateLimit int
-	Log       *slog.Logger
+	Service  string
+	Instance string // unique name of this replica, e.g. balance-1
+	Listen   string // host:port
+	Store    string // comma-separated NATS URLs
+	Peers    map[string]mesh.Resolver
+	Admin    bool // enable the admin fault hook
+	// AdminListen, with Admin, serves the admin hook on this host:port
+	// only, not on Listen (on Kubernetes, 127.0.0.1 in the pod: reachable
+	// by a port-forward, never through a Service).
+	AdminListen string
+	RateLimit   int
+	Log         *slog.Logger
 }
 
 // Setup wires a service into p: it creates the service's buckets, registers
@@ -66,7 +70,10 @@ func New(cfg Config) (*Process, error) {
 	if cfg.RateLimit != 0 {
 		opts = append(opts, mesh.WithRateLimit(cfg.RateLimit))
 	}
-	if cfg.Admin {
+	switch {
+	case cfg.Admin && cfg.AdminListen != "":
+		opts = append(opts, mesh.WithAdminApart())
+	case cfg.Admin:
 		opts = append(opts, mesh.WithAdmin())
 	}
 	p := &Process{Config: cfg, Metrics: m, Log: cfg.Log, clients: map[string]*mesh.Client{}}
@@ -115,6 +122,16 @@ func (p *Process) Run(ctx context.Context, setup Setup) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", p.Listen, err)
 	}
+	if h := p.Server.AdminHandler(); h != nil {
+		aln, err := net.Listen("tcp", p.AdminListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin: listen on %s: %w", p.AdminListen, err)
+		}
+		admin := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = admin.Serve(aln) }()
+		defer admin.Close()
+	}
 	srvErr := make(chan error, 1)
 	p.Server.Hold() // routes are registered by setup, which may take a store election
 	go func() { srvErr <- p.Server.Serve(ctx, ln) }()
@@ -162,7 +179,10 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", name, stream, err)
 	}
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(64), jetstream.PullExpiry(2*time.Second))
+	// A handler takes 5-50 ms, and up to a few hundred while the store is
+	// busy: pullBatch messages wait at most a few seconds in the buffer,
+	// within AckWait, so none is redelivered while it waits its turn.
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(pullBatch), jetstream.PullExpiry(2*time.Second))
 	if err != nil {
 		return err
 	}
@@ -183,14 +203,38 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 		err = handler(hctx, m)
 		cancel()
 		p.Metrics.ConsumerHandled(name, err == nil)
-		p.recordBacklog(name, m, err != nil)
+		md, merr := m.Metadata()
+		if merr == nil {
+			p.recordBacklog(name, md, err != nil)
+		}
 		if err != nil {
 			p.Log.Debug("handler failed; redelivering", "consumer", name, "err", err)
-			_ = m.NakWithDelay(500 * time.Millisecond)
+			delivered := uint64(1)
+			if merr == nil {
+				delivered = md.NumDelivered
+			}
+			_ = m.NakWithDelay(redeliverAfter(delivered))
 			continue
 		}
 		_ = m.Ack()
 	}
+}
+
+// pullBatch is how many messages a consumer has delivered ahead of its
+// handler.
+const pullBatch = 16
+
+// redeliverAfter is how long a message whose handler failed (delivered
+// times so far) waits before it is delivered again: 500 ms, doubling with
+// each failed delivery up to 8 s, so that deferred work whose dependency is
+// down retries gently instead of sending every pending message at it twice
+// a second.
+func redeliverAfter(delivered uint64) time.Duration {
+	const first, most = 500 * time.Millisecond, 8 * time.Second
+	if delivered > 5 {
+		return most
+	}
+	return first << (max(delivered, 1) - 1)
 }
 
 // recordBacklog sets the bank_consumer_backlog metric from the delivered
@@ -198,11 +242,7 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 // one if it failed): free, unlike asking the store for the consumer's info,
 // which every second from every consumer slowed the store enough to push
 // card authorisations past their deadline.
-func (p *Process) recordBacklog(name string, m jetstream.Msg, failed bool) {
-	md, err := m.Metadata()
-	if err != nil {
-		return
-	}
+func (p *Process) recordBacklog(name string, md *jetstream.MsgMetadata, failed bool) {
 	n := int(md.NumPending)
 	if failed {
 		n++

@@ -1,0 +1,89 @@
+package check_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/groundwork/check"
+	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+// TestMoneyFailsOnAnUnsettledTransfer: the harness judges money once the
+// queues have drained, so a payment debited and never credited is money
+// lost, even though the ledger itself (which cannot tell a credit on its
+// way from one never coming) passes its audit.
+func TestMoneyFailsOnAnUnsettledTransfer(t *testing.T) {
+	entries := []transactions.Entry{
+		{Key: "open:a1", Account: "a1", Amount: 1000, BalanceAfter: 1000, Kind: transactions.KindOpening, Ref: "open:a1"},
+		{Key: "open:a2", Account: "a2", Amount: 0, BalanceAfter: 0, Kind: transactions.KindOpening, Ref: "open:a2"},
+		{Key: "p1:out", Account: "a1", Amount: -200, BalanceAfter: 800, Kind: transactions.KindTransferOut, Counterparty: "a2", Ref: "c1/p1"},
+	}
+	audit := transactions.AuditEntries(entries)
+	require.True(t, audit.OK, "the ledger alone is consistent: %v", audit.Problems)
+	ops := []history.Op{{Journey: "payments", Key: "c1/p1", Outcome: history.OK, Result: "approved", Amount: 200}}
+
+	r := check.Money(ops, audit, nil, false)
+
+	assert.Equal(t, check.Invalid, r.Verdict)
+	require.NotEmpty(t, r.Examples)
+	assert.Contains(t, r.Examples[0], "unsettled")
+
+	settled := append(entries, transactions.Entry{Key: "p1:in", Account: "a2", Amount: 200, BalanceAfter: 200,
+		Kind: transactions.KindTransferIn, Counterparty: "a1", Ref: "c1/p1"})
+	assert.Equal(t, check.Valid, check.Money(ops, transactions.AuditEntries(settled), nil, false).Verdict)
+}
+
+// TestMoneyFailsOnABadLedger: whatever the audit finds wrong fails the money
+// check, with the audit's words.
+func TestMoneyFailsOnABadLedger(t *testing.T) {
+	entries := []transactions.Entry{
+		{Key: "open:a1", Account: "a1", Amount: 1000, BalanceAfter: 1000, Kind: transactions.KindOpening, Ref: "open:a1"},
+		{Key: "auth:m1", Account: "a1", Amount: 500, BalanceAfter: 1500, Kind: transactions.KindCard, Ref: "m1"},
+	}
+
+	r := check.Money(nil, transactions.AuditEntries(entries), nil, false)
+
+	assert.Equal(t, check.Invalid, r.Verdict)
+	require.NotEmpty(t, r.Examples)
+	assert.Contains(t, r.Examples[0], "card spend must be a debit")
+}
+
+// TestMoneyWaitsOnDeferredWorkOnlyWhileItMoves: a "91" whose void has not
+// yet reversed its debit, an unsettled transfer or a projection behind its
+// ledger are invalid once the bank stopped catching up, and unknown when
+// the wait for it was cut off while it still was; a finding deferred work
+// cannot clear stays invalid either way.
+func TestMoneyWaitsOnDeferredWorkOnlyWhileItMoves(t *testing.T) {
+	entries := []transactions.Entry{
+		{Key: "open:a1", Account: "a1", Amount: 1000, BalanceAfter: 1000, Kind: transactions.KindOpening, Ref: "open:a1"},
+		{Key: "auth:m1", Account: "a1", Amount: -300, BalanceAfter: 700, Kind: transactions.KindCard, Ref: "m1"},
+	}
+	audit := transactions.AuditEntries(entries)
+	require.True(t, audit.OK, audit.Problems)
+	audit.Refs = map[string]transactions.RefSummary{"m1": {Debits: 1, Debit: -300, Net: -300}}
+	voidPending := []history.Op{{Journey: "card-auth", Key: "m1", Outcome: history.Fail, Status: 200, Result: "91", Amount: 300}}
+
+	stopped := check.Money(voidPending, audit, nil, false)
+	moving := check.Money(voidPending, audit, nil, true)
+
+	assert.Equal(t, check.Invalid, stopped.Verdict, stopped.Summary)
+	assert.Contains(t, stopped.Summary, "1 left after the bank stopped catching up")
+	assert.Equal(t, check.Unknown, moving.Verdict, moving.Summary)
+	assert.Contains(t, moving.Summary, "still catching up")
+	require.NotEmpty(t, moving.Examples)
+	assert.Contains(t, moving.Examples[0], "m1")
+
+	behind := []string{"balance of a1 is 1000, its ledger says 700"}
+	assert.Equal(t, check.Unknown, check.Money(nil, audit, behind, true).Verdict)
+	assert.Equal(t, check.Invalid, check.Money(nil, audit, behind, false).Verdict)
+
+	paymentFailedButMoved := []history.Op{{Journey: "payments", Key: "m1", Outcome: history.Fail, Status: 503, Amount: 300}}
+	r := check.Money(paymentFailedButMoved, audit, nil, true)
+	assert.Equal(t, check.Invalid, r.Verdict, "nothing reverses a failed payment: catching up cannot clear it")
+
+	approvedTwice := []history.Op{{Journey: "card-auth", Key: "m1", Outcome: history.OK, Result: "00", Amount: 100}}
+	assert.Equal(t, check.Invalid, check.Money(approvedTwice, audit, behind, true).Verdict, "a wrong debit is invalid even next to pending work")
+}

@@ -1,0 +1,207 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/system/seed"
+)
+
+// The capabilities below are what faults and checks may ask of a platform,
+// each a small interface of its own. A platform implements those it can;
+// a fault that needs one the platform lacks is unknown, never invalid (see
+// ErrUnsupported).
+
+// ErrUnsupported means the platform lacks a capability a fault or check
+// needs. The runner judges such a fault unknown, with the reason.
+var ErrUnsupported = errors.New("not supported by this platform")
+
+// Toxic is a toxiproxy toxic to put on a link (see toxiproxy's README for
+// each type's attributes).
+type Toxic struct {
+	Name       string         `json:"name"`
+	Type       string         `json:"type"`
+	Stream     string         `json:"stream"` // upstream (caller -> callee) or downstream
+	Toxicity   float32        `json:"toxicity"`
+	Attributes map[string]any `json:"attributes"`
+}
+
+// Link is one caller instance's connection to one callee instance, through
+// the caller's sidecar proxy:
+//
+//	caller instance ──► sidecar proxy (toxics) ──► callee instance
+type Link interface {
+	From() Instance
+	To() Instance
+	AddToxic(t Toxic) error
+	RemoveToxic(name string) error
+	Toxics() []string
+}
+
+// Links is the ability to find links. from and to each match an instance
+// name, a service name, or anything when empty.
+type Links interface {
+	Links(from, to string) []Link
+}
+
+// Incarnation is one run of an instance: a process on the local platform,
+// a container on Kubernetes. When the platform restarts an instance, the
+// instance has a new incarnation; a signal meant for the old one never
+// reaches the new one.
+type Incarnation struct {
+	ID  string `json:"id"`            // unique for the instance: "pid 4242", a container ID
+	PID int    `json:"pid,omitempty"` // the process on the harness's host, where there is one
+}
+
+// State is what an incarnation is doing.
+type State string
+
+// States of an incarnation.
+const (
+	Running State = "running"
+	Stopped State = "stopped" // frozen: SIGSTOP, a paused container
+	Gone    State = "gone"    // exited, or replaced by a newer incarnation
+)
+
+// Signals is the ability to signal one exact incarnation of an instance.
+// Faults that must act on the very process they chose (kill it and see it
+// gone, restart it in a rollout) use it.
+type Signals interface {
+	// Incarnation returns the instance's current incarnation, and false if
+	// it has none running.
+	Incarnation(instance string) (Incarnation, bool)
+	// Signal sends sig to inc. It fails with an error wrapping
+	// ErrNotCurrent when inc is not, or no longer, the instance's current
+	// incarnation.
+	Signal(instance string, inc Incarnation, sig syscall.Signal) error
+	// State says whether inc runs, is stopped, or is gone.
+	State(instance string, inc Incarnation) (State, error)
+}
+
+// ErrNotCurrent means an incarnation is not the current one of an instance.
+var ErrNotCurrent = errors.New("not the instance's current incarnation")
+
+// Target is one incarnation of an instance that a fault acts on.
+type Target struct {
+	Instance    string
+	Incarnation Incarnation
+}
+
+// Freezer is the ability to stop incarnations where they stand and let
+// them go on later, as a stalled VM or a stop-the-world pause would. Freeze
+// journals under id (before it acts) what a crashed run's reap needs to
+// resume them; Thaw resumes each incarnation that is still current and
+// removes the entry.
+type Freezer interface {
+	Freeze(ctx context.Context, id string, targets []Target) error
+	Thaw(ctx context.Context, id string) error
+}
+
+// Pressure is the ability to squeeze instances' CPU: they get a fraction
+// of a core, as under a noisy neighbour or a tight CPU limit. The platform
+// journals under id whatever it starts, before the squeeze takes hold.
+type Pressure interface {
+	CPUPressure(ctx context.Context, id string, targets []Target, burners int) (Applied, error)
+}
+
+// Applied is a resource fault a platform put in place.
+type Applied interface {
+	// Verify returns evidence that it holds.
+	Verify(ctx context.Context) (string, error)
+	// Undo removes it and its journal entry; it is idempotent.
+	Undo(ctx context.Context) error
+}
+
+// Readiness is the ability to wait until an instance is ready again.
+type Readiness interface {
+	WaitReady(ctx context.Context, instance string) error
+}
+
+// Endpoints is the ability to reach an instance's own HTTP servers from
+// the harness, bypassing its callers' sidecars: on local its loopback
+// address, on Kubernetes a port-forward on 127.0.0.1.
+type Endpoints interface {
+	// Endpoint is where the instance serves its API, /readyz and /metrics.
+	Endpoint(ctx context.Context, instance string) (string, error)
+	// AdminEndpoint is where it serves the admin fault hook (/admin): the
+	// same place on local; on Kubernetes a port only the pod's loopback
+	// listens on, behind no Service.
+	AdminEndpoint(ctx context.Context, instance string) (string, error)
+}
+
+// Seeder is the ability to seed the bank with customers, accounts and
+// cards, from a seed so that runs can be compared.
+type Seeder interface {
+	Seed(ctx context.Context, customers int, seed int64) (seed.Data, error)
+}
+
+// HostProcesses is the ability to name the processes on the harness's
+// host that run the bank but do not descend from the harness (a kind
+// cluster's node containers): their CPU is the run's own, not "other work
+// on the host" (see groundwork/host).
+type HostProcesses interface {
+	HostPIDs() []int
+}
+
+// Versions is the ability to say what runs: the bank's build, the store's,
+// the cluster's, for reports.
+type Versions interface {
+	Versions() map[string]string
+}
+
+// Pods is the ability to delete an instance's pod as an operator, a node
+// drain or an eviction does: its containers get SIGTERM and the pod's grace
+// period, then its controller (a StatefulSet) makes a new pod of the same
+// name. Unlike Signals, which kill a container in place, inside the same
+// pod, the new pod starts from nothing: a new sandbox and address, its
+// sidecar's links made again.
+type Pods interface {
+	// PodOf returns the UID of the instance's current pod and whether that
+	// pod is being deleted; false if it has none.
+	PodOf(instance string) (uid string, deleting bool, ok bool)
+	// DeletePod deletes the instance's pod if its UID is still uid, giving
+	// its containers grace to stop (the pod's own period when grace is
+	// negative).
+	DeletePod(ctx context.Context, instance, uid string, grace time.Duration) error
+}
+
+// NodeFailure is how a whole node (a machine of the cluster, with every
+// instance on it) fails.
+type NodeFailure string
+
+// Node failures.
+const (
+	// NodeLost: the machine dies at once (power, kernel panic); it comes
+	// back when the fault is recovered, as a rebooted machine does.
+	NodeLost NodeFailure = "lost"
+	// NodeFrozen: every process on the machine stops where it stands (a
+	// stalled hypervisor) and goes on when recovered.
+	NodeFrozen NodeFailure = "frozen"
+	// NodePartitioned: the machine drops off the cluster's network and
+	// keeps running; it is reconnected, with its address, when recovered.
+	NodePartitioned NodeFailure = "partitioned"
+)
+
+// Nodes is the ability to fail a whole node of the cluster the bank runs
+// on. The local platform has no nodes: every instance shares this machine.
+type Nodes interface {
+	// NodeOf names the node instance runs on, and false if it has none.
+	NodeOf(instance string) (string, bool)
+	// FailNode makes node fail as how says. It journals under id (before
+	// it acts) what a crashed run's reap needs to bring the node back; the
+	// returned Applied verifies the failure and undoes it.
+	FailNode(ctx context.Context, id, node string, how NodeFailure) (Applied, error)
+}
+
+// As returns p's capability C, or an error wrapping ErrUnsupported that
+// says what it was needed for.
+func As[C any](p Platform, what string) (C, error) {
+	c, ok := p.(C)
+	if !ok {
+		return c, fmt.Errorf("%s on %s: %w", what, p.Name(), ErrUnsupported)
+	}
+	return c, nil
+}

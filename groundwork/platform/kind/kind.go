@@ -1,0 +1,283 @@
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/groundwork/platform/kube"
+	"github.com/faultline/faultline/groundwork/platform/local"
+	"github.com/faultline/faultline/kind/cluster"
+	"github.com/faultline/faultline/kind/hostsetup"
+	"github.com/faultline/faultline/kind/nodeimage"
+	"github.com/faultline/faultline/system/deploy"
+)
+
+// Name is the kind platform's name for platform.Open.
+const Name = "kind"
+
+// Environment variables the kind platform reads.
+const (
+	ImageEnv   = "FAULTLINE_KIND_IMAGE"   // the node image (default: build the offline one)
+	ClusterEnv = "FAULTLINE_KIND_CLUSTER" // the cluster's name (default cluster.DefaultName)
+)
+
+func init() {
+	platform.Register(platform.Registration{Name: Name, Open: open, Reap: Reap})
+}
+
+// Platform is the bank in a kind cluster: the kube platform on the
+// cluster's context, with the entry points on the NodePorts that
+// kind-config.yaml maps to 127.0.0.1, and what only a cluster whose nodes
+// are containers on this machine allows: signalling the bank's processes
+// in place (SIGKILL, SIGSTOP/SIGCONT) from their node.
+type Platform struct {
+	*kube.Platform
+	cluster string
+
+	frozen platform.Frozen
+}
+
+var (
+	_ platform.Signals = (*Platform)(nil)
+	_ platform.Freezer = (*Platform)(nil)
+)
+
+// open sets the host up, builds (or finds) the node image, creates (or
+// reuses) the cluster, builds the bank's image from this module's bank and
+// loads it into every node; the bank is deployed by Start. A cluster it
+// creates stays after the run (deleting one costs a minute to create
+// again): `faultline kind delete` removes it.
+func open(o platform.Options) (platform.Platform, error) {
+	ctx := context.Background()
+	root, err := local.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	out := progressWriter{o.Progress}
+	if _, err := hostsetup.Ensure(ctx, hostsetup.Options{Repo: root, Out: out}); err != nil {
+		return nil, err
+	}
+	nodeImage := os.Getenv(ImageEnv)
+	if nodeImage == "" {
+		img, err := nodeimage.Build(ctx, nodeimage.Options{Repo: root, Out: out})
+		if err != nil {
+			return nil, err
+		}
+		nodeImage = img.Exact
+	}
+	c, err := cluster.Ensure(ctx, cluster.Options{Name: os.Getenv(ClusterEnv), Config: filepath.Join(root, "kind-config.yaml"), Image: nodeImage, Out: out})
+	if err != nil {
+		return nil, err
+	}
+	cache := filepath.Join(nodeimage.DefaultCache(), "bank")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		return nil, err
+	}
+	bin, err := local.BuildBank(ctx, root, cache)
+	if err != nil {
+		return nil, err
+	}
+	img, err := BankImage(bin, cache)
+	if err != nil {
+		return nil, err
+	}
+	if err := cluster.LoadImageArchive(c.Name, img.Archive); err != nil {
+		return nil, err
+	}
+	o.Progress("bank image %s loaded into cluster %s", img.Ref, c.Name)
+	kctx := "kind-" + c.Name
+	run := filepath.Base(o.RunDir)
+	pl := &Platform{cluster: c.Name}
+	k, err := kube.New(kube.Options{Kubeconfig: c.Kubeconfig, Context: kctx, Allowed: kube.Allowed(kctx),
+		Run: run, Image: img.Ref, Platform: Name,
+		StorageClass: StorageClass, BeforeApply: pl.storeVolumes,
+		Ingress: map[string]string{
+			"edge":     fmt.Sprintf("127.0.0.1:%d", deploy.EntryNodePorts["edge"]),
+			"card-api": fmt.Sprintf("127.0.0.1:%d", deploy.EntryNodePorts["card-api"]),
+		},
+		RunDir: o.RunDir, Journal: o.Journal, Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	pl.Platform = k
+	return pl, nil
+}
+
+// progressWriter turns the kind tools' output lines into progress lines.
+type progressWriter struct{ f func(string, ...any) }
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if l != "" {
+			w.f("%s", l)
+		}
+	}
+	return len(b), nil
+}
+
+// container is where an instance's bank container runs: its node (a
+// docker container) and its ID in the node's containerd.
+func (p *Platform) container(instance string) (node, id string, ok bool) {
+	pod := p.Pod(instance)
+	if pod == nil {
+		return "", "", false
+	}
+	for _, c := range pod.Status.ContainerStatuses {
+		if (c.Name == "bank" || c.Name == "store") && c.State.Running != nil {
+			_, id, _ = strings.Cut(c.ContainerID, "://")
+			return pod.Spec.NodeName, id, id != ""
+		}
+	}
+	return "", "", false
+}
+
+// Incarnation implements platform.Signals: an instance's incarnation is
+// its bank container.
+func (p *Platform) Incarnation(instance string) (platform.Incarnation, bool) {
+	_, id, ok := p.container(instance)
+	if !ok {
+		return platform.Incarnation{}, false
+	}
+	return platform.Incarnation{ID: id}, true
+}
+
+// pid returns the process ID, in its node, of the container id.
+func pid(ctx context.Context, node, id string) (int, error) {
+	out, err := exec.CommandContext(ctx, "docker", "exec", node, "crictl", "inspect", "--output", "go-template", "--template", "{{.info.pid}}", id).Output()
+	if err != nil {
+		return 0, fmt.Errorf("find the process of container %s on %s: %w", id[:min(12, len(id))], node, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || n <= 1 {
+		return 0, fmt.Errorf("container %s on %s: no process (%q)", id[:min(12, len(id))], node, out)
+	}
+	return n, nil
+}
+
+// Signal implements platform.Signals: sig goes, from the node, to the
+// process of the container inc names, if that container is still the
+// instance's current one. The kubelet restarts a killed container in
+// place (the cluster caps its back-off at a second).
+func (p *Platform) Signal(instance string, inc platform.Incarnation, sig syscall.Signal) error {
+	node, id, ok := p.container(instance)
+	if !ok || id != inc.ID {
+		return fmt.Errorf("signal %v to %s %s: %w", sig, instance, inc.ID, platform.ErrNotCurrent)
+	}
+	ctx := context.Background()
+	n, err := pid(ctx, node, id)
+	if err != nil {
+		return err
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "exec", node, "sh", "-c", fmt.Sprintf("kill -%d %d", int(sig), n)).CombinedOutput(); err != nil {
+		return fmt.Errorf("signal %v to %s (pid %d on %s): %w: %s", sig, instance, n, node, err, out)
+	}
+	return nil
+}
+
+// State implements platform.Signals, from the pod's status and the
+// process's state on its node.
+func (p *Platform) State(instance string, inc platform.Incarnation) (platform.State, error) {
+	node, id, ok := p.container(instance)
+	if !ok || id != inc.ID {
+		return platform.Gone, nil
+	}
+	ctx := context.Background()
+	n, err := pid(ctx, node, id)
+	if err != nil {
+		return platform.Gone, nil
+	}
+	out, err := exec.CommandContext(ctx, "docker", "exec", node, "cat", fmt.Sprintf("/proc/%d/stat", n)).Output()
+	if err != nil {
+		return platform.Gone, nil
+	}
+	i := strings.LastIndexByte(string(out), ')')
+	if i < 0 || i+2 >= len(out) {
+		return "", fmt.Errorf("%s: unreadable process state", instance)
+	}
+	switch out[i+2] {
+	case 'T', 't':
+		return platform.Stopped, nil
+	case 'Z', 'X':
+		return platform.Gone, nil
+	}
+	return platform.Running, nil
+}
+
+// Freeze implements platform.Freezer with SIGSTOP from the node. It is
+// journaled first; a crashed run's reap deletes the run's namespace, and
+// the frozen containers with it.
+func (p *Platform) Freeze(ctx context.Context, id string, targets []platform.Target) error {
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Instance+"="+t.Incarnation.ID)
+	}
+	if err := p.Journal().Write(journal.Entry{Kind: "pause", ID: id, Target: strings.Join(names, ",")}); err != nil {
+		return err
+	}
+	return p.frozen.Stop(p, id, targets)
+}
+
+// Thaw implements platform.Freezer: SIGCONT to every container Freeze
+// stopped under id that is still current.
+func (p *Platform) Thaw(ctx context.Context, id string) error {
+	return errors.Join(p.frozen.Continue(p, id), p.Journal().Remove(id))
+}
+
+// HostPIDs implements platform.HostProcesses: the node containers' first
+// processes, whose descendants run every pod, and the docker-proxy
+// processes of the entry points' port mappings.
+func (p *Platform) HostPIDs() []int {
+	nodes, err := cluster.Nodes(p.cluster)
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, n := range nodes {
+		b, err := exec.Command("docker", "inspect", "-f", "{{.State.Pid}}", n).Output()
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+			out = append(out, pid)
+		}
+	}
+	return append(out, entryProxies()...)
+}
+
+// entryProxies returns the docker-proxy processes that carry the entry
+// points' NodePorts and the API server's port from 127.0.0.1 to the
+// cluster: the run's own traffic.
+func entryProxies() []int {
+	var out []int
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(b), "docker-proxy") {
+			continue
+		}
+		ours := strings.Contains(string(b), "-container-port\x006443\x00") // the API server: port-forwards, informers
+		for _, port := range deploy.EntryNodePorts {
+			ours = ours || strings.Contains(string(b), fmt.Sprintf("-host-port\x00%d\x00", port))
+		}
+		if ours {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/system/cardapi"
+	"github.com/faultline/faultline/system/cardprocessing"
+	"github.com/faultline/faultline/system/mesh"
+)
+
+// TestCardAPIShedsLoadWhenCardProcessingIsSlow: with every authorisation
+// held 420 ms in card-processing, close to the 480 ms card-api's first try
+// gets, waves of concurrent authorisations time out, card-api lowers its
+// limit and declines the excess at once. A shed authorisation is answered
+// "91" long before card-processing could have answered, and moves no money
+// once the voids have run; card-api never stops sending on altogether.
+func TestCardAPIShedsLoadWhenCardProcessingIsSlow(t *testing.T) {
+	p, d := bank(t)
+	c := newClient(t)
+	fault := mesh.Fault{ID: "e2e-slow-card-processing", Route: "/v1/authorise", DelayRate: 1, DelayMs: 420}
+	for _, in := range p.Instances("card-processing") {
+		status, err := c.do(context.Background(), http.MethodPost, "http://"+in.Addr+"/admin/faults", "", "", fault, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status, "inject the delay on %s", in.Name)
+		t.Cleanup(func() {
+			_, _ = c.do(context.Background(), http.MethodDelete, "http://"+in.Addr+"/admin/faults/"+fault.ID, "", "", nil, nil)
+		})
+	}
+	url := "http://" + p.Ingress("card-api")[0] + "/v1/authorisations"
+	type answer struct {
+		id, code, reason string
+		wave             int
+		took             time.Duration
+	}
+	var mu sync.Mutex
+	var answers []answer
+	for wave := range 5 {
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cust := d.Customers[(wave*40+i)%len(d.Customers)]
+				req := cardprocessing.AuthRequest{MessageID: fmt.Sprintf("shed-%d-%d", wave, i), CardID: cust.Card, Amount: 100, Currency: "GBP", Merchant: d.Merchants[i%len(d.Merchants)]}
+				var resp cardprocessing.AuthResponse
+				start := time.Now()
+				status, err := c.do(context.Background(), http.MethodPost, url, "", "", req, &resp)
+				a := answer{id: req.MessageID, wave: wave, took: time.Since(start)}
+				if err == nil && status == http.StatusOK {
+					a.code, a.reason = resp.Code, resp.Reason
+				}
+				mu.Lock()
+				answers = append(answers, a)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	var shed, admitted []answer
+	sentOn := map[int]int{} // wave -> authorisations card-api sent to card-processing
+	for _, a := range answers {
+		if a.reason != cardapi.ShedReason {
+			sentOn[a.wave]++
+		}
+		switch {
+		case a.reason == cardapi.ShedReason:
+			require.Equal(t, "91", a.code, "a shed authorisation is declined issuer unavailable")
+			assert.Less(t, a.took, 300*time.Millisecond, "shed %s is answered at once, not after card-processing's 420 ms", a.id)
+			shed = append(shed, a)
+		case a.code == "00" || a.code == "51":
+			admitted = append(admitted, a)
+		}
+	}
+	t.Logf("%d authorisations: %d shed, %d approved or declined by card-processing (the rest ran out of time); sent on per wave: %v", len(answers), len(shed), len(admitted), sentOn)
+	require.NotEmpty(t, shed, "card-api declined nothing at once although every answer took over 420 ms")
+	for wave := range 5 {
+		assert.Positive(t, sentOn[wave], "wave %d: card-api shed everything; its limit never falls below a few in flight", wave)
+	}
+	var counted float64
+	for _, in := range p.Instances("card-api") {
+		counted += shedCount(t, in.Addr)
+	}
+	assert.GreaterOrEqual(t, counted, float64(len(shed)), "%s counts what card-api shed", mesh.MetricShed)
+	require.Eventually(t, func() bool {
+		a := audit(t, p)
+		for _, s := range shed {
+			if ref := a.Refs[s.id]; ref.Net != 0 || ref.Debits != 0 || !ref.Voided {
+				return false
+			}
+		}
+		return a.OK
+	}, 30*time.Second, 500*time.Millisecond, "every shed authorisation voided, with no money moved, and a clean audit")
+}
+
+// shedCount reads card-api's bank_shed_total from its metrics.
+func shedCount(t *testing.T, addr string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var n float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, mesh.MetricShed+"{") {
+			var v float64
+			_, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			require.NoError(t, err, line)
+			n += v
+		}
+	}
+	return n
+}
