@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,6 +40,9 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 	}
 	if cfg.MonitorPort == 0 {
 		opts.HTTPPort = 0
+	}
+	if os.Getenv("BANK_STORE_PPROF") != "" && cfg.MonitorPort != 0 {
+		opts.ProfPort = cfg.MonitorPort + 10000
 	}
 	for _, r := range cfg.Routes {
 		u, err := url.Parse(r)
