@@ -118,7 +118,9 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	lctx, lcancel := context.WithTimeout(r.Context(), lookupTimeout)
-	prev, ok := s.answered(lctx, req.MessageID)
+	// A lookup that fails is not an answer: the message goes on to
+	// card-processing, whose idempotency gives a retry the first outcome.
+	prev, ok, _ := s.answered(lctx, req.MessageID)
 	lcancel()
 	if ok {
 		mesh.WriteJSON(w, http.StatusOK, prev)
@@ -193,11 +195,18 @@ func timedOut(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ce) && ce.Timeout)
 }
 
-// answered returns the answer already given to messageID.
-func (s *service) answered(ctx context.Context, messageID string) (cardprocessing.AuthResponse, bool) {
-	var prev cardprocessing.AuthResponse
-	_, err := store.GetJSON(ctx, s.answers, messageID, &prev)
-	return prev, err == nil
+// answered returns the answer already given to messageID: found is false
+// when none is recorded, and err says the store could not tell (which is
+// not the same as no answer).
+func (s *service) answered(ctx context.Context, messageID string) (prev cardprocessing.AuthResponse, found bool, err error) {
+	_, err = store.GetJSON(ctx, s.answers, messageID, &prev)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return prev, false, nil
+	case err != nil:
+		return prev, false, err
+	}
+	return prev, true, nil
 }
 
 // record stores resp as the answer to its message unless one is already
@@ -209,7 +218,7 @@ func (s *service) record(ctx context.Context, resp cardprocessing.AuthResponse) 
 		return resp, nil
 	}
 	if store.IsConflict(err) {
-		if prev, ok := s.answered(ctx, resp.MessageID); ok {
+		if prev, ok, _ := s.answered(ctx, resp.MessageID); ok {
 			return prev, nil
 		}
 	}
@@ -234,13 +243,19 @@ func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
 	if err := json.Unmarshal(m.Data(), &v); err != nil {
 		return nil
 	}
-	if prev, ok := s.answered(ctx, v.MessageID); ok && prev.Approved {
+	prev, ok, err := s.answered(ctx, v.MessageID)
+	if err != nil {
+		// The answer cannot be read: voiding now could reverse an approval
+		// the network already has. The void waits and is tried again.
+		return fmt.Errorf("void of %s: read the answer given: %w", v.MessageID, err)
+	}
+	if ok && prev.Approved {
 		s.p.Log.Warn("void skipped: the message was approved", "message_id", v.MessageID)
 		return nil
 	}
 	// Voids are background work: they give way to live authorisations.
 	s.admit.WaitQuiet(ctx, voidPatience)
-	err := s.cp.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: "void:" + v.MessageID, Body: v}, nil)
+	err = s.cp.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: "void:" + v.MessageID, Body: v}, nil)
 	if err != nil {
 		// Money stays moved for a declined authorisation until its void
 		// succeeds: worth an operator's eye, unlike most retried messages.
