@@ -106,7 +106,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	// after it must still be observed.
 	var plans []load.Plan
 	for j, r := range sc.rates(s.cfg.Rate, s.cfg.Scale) {
-		p := load.Plan{Journey: j, Rate: r, Duration: Warmup + total + MaxOverrun}
+		p := load.Plan{Journey: j, Rate: r, Duration: Warmup + SettleLimit + total + MaxOverrun}
 		if to, ok := sc.RampTo[j]; ok {
 			// The ramp reaches its target at the planned end, then goes on.
 			p.RampTo = r + (to*r/max(sc.baseRate(j), 1e-9)-r)*float64(p.Duration)/float64(Warmup+total)
@@ -126,9 +126,12 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 		}
 		loadDone <- st
 	}()
-	// The steady state is judged from the end of the warm-up: new
-	// connections are set up and whatever the last scenario left settles.
-	sleepUntil(ctx, h, h.Now()+Warmup)
+	// The steady state is judged from the end of the warm-up (new
+	// connections are set up) once the bank is steady (settle.go).
+	warm := h.Now()
+	sleepUntil(ctx, h, warm+Warmup)
+	waited, steady := s.settle(ctx, sc, warm, plans)
+	settle := s.settled(sc, waited, steady)
 	start := h.Now()
 	h.AddEvent(history.Event{Scenario: sc.Name, At: start, Kind: history.Phase, Detail: "steady"})
 
@@ -156,6 +159,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	money := s.money(ctx, sc.Name)
 	samples, hostErr := busy()
 	res := s.judgeLive(sc, start, end, injs, loadStats, money, samples, hostErr)
+	res.Settle = settle
 	if sc.Abort != nil {
 		res.Aborted = guard.reason
 		res.Checks = append(res.Checks, guard.result(sc.Abort))

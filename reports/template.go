@@ -55,6 +55,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 <h2 id="{{.Name}}">{{.Name}} — <span class="badge {{.Verdict}}">{{.Verdict}}</span></h2>
 <pre>{{.Runbook}}</pre>
 {{if .Aborted}}<p class="unknown">Abort guard: every fault was recovered early: {{.Aborted}}</p>{{end}}
+{{if .Settle}}<p><small>Before the steady window: the bank was {{.Settle}}.</small></p>{{end}}
 {{if .Failures}}<ul class="invalid">{{range .Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table><tr><th>fault</th><th>injected</th><th>recovered</th><th>evidence</th></tr>
 {{range .Faults}}<tr><td>{{.Name}}</td><td>{{dur .Injected}}</td><td>{{dur .Recovered}}</td><td>{{.Evidence}}{{if .Error}} <span class="invalid">{{.Error}}</span>{{end}}</td></tr>{{end}}</table>

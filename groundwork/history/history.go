@@ -71,6 +71,7 @@ const (
 	FaultInjected  = "fault-injected"
 	FaultRecovered = "fault-recovered"
 	Phase          = "phase"
+	Settle         = "settle" // how long the bank took to be steady before a scenario's steady window
 )
 
 // History is a run's history.

@@ -58,6 +58,9 @@ type Scenario struct {
 	// Aborted says why the scenario's abort guard stopped its faults early
 	// (harness.Abort), when it did.
 	Aborted string `json:"aborted,omitempty"`
+	// Settle says how long the warm-up went on before the bank was steady
+	// and the steady window began (harness.SettleLimit).
+	Settle string `json:"settle,omitempty"`
 }
 
 // Plan is what a scenario's history is judged against: its windows and the
