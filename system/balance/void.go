@@ -47,7 +47,9 @@ func (s *service) void(ctx context.Context, req VoidRequest) (VoidResponse, erro
 	if err := s.overwrite(ctx, Outcome{Key: req.Key, Status: Declined, Code: CodeIssuerUnavailable, BalanceAfter: stored.BalanceAfter}); err != nil {
 		return VoidResponse{}, err
 	}
-	rev := transactions.Entry{Key: req.Key + ":reverse", Account: req.Account, Amount: -stored.Amount,
+	// The reversal credits the account the authorisation charged, as the
+	// ledger holds it, whatever account the request named.
+	rev := transactions.Entry{Key: req.Key + ":reverse", Account: stored.Account, Amount: -stored.Amount,
 		Kind: transactions.KindCardReverse, Counterparty: stored.Counterparty, Ref: stored.Ref}
 	if _, err := s.apply(ctx, rev, func(Balance) bool { return true }); err != nil {
 		return VoidResponse{}, err
