@@ -157,9 +157,12 @@ func (s *service) settle(ctx context.Context, m jetstream.Msg) error {
 	}
 	err := s.credit(ctx, e.Account, e.Counterparty, -e.Amount, e.Ref)
 	var me *mesh.Error
-	if errors.As(err, &me) && me.Status < 500 && me.Status != http.StatusTooManyRequests {
-		s.p.Log.Error("payment cannot be credited", "ref", e.Ref, "err", err)
-		return nil
+	if errors.As(err, &me) {
+		// A refused credit is never dropped: the debit would stand without
+		// it. It stays queued, delivered again with a growing back-off
+		// (process.Consume), and the ledger audit counts the transfer as
+		// unsettled until it goes through.
+		s.p.Log.Error("payment cannot be credited; it stays queued", "ref", e.Ref, "err", err)
 	}
 	return err
 }
