@@ -21,8 +21,8 @@ import (
 )
 
 // answersBucket starts a single in-process store node and returns an empty
-// answers bucket on it.
-func answersBucket(t testing.TB) jetstream.KeyValue {
+// answers bucket on it, and the node.
+func answersBucket(t testing.TB) (jetstream.KeyValue, *server.Server) {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
 		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
@@ -30,20 +30,17 @@ func answersBucket(t testing.TB) jetstream.KeyValue {
 	go ns.Start()
 	t.Cleanup(ns.Shutdown)
 	require.True(t, ns.ReadyForConnections(10*time.Second), "store node not ready")
-	nc, err := nats.Connect(ns.ClientURL())
-	t.Cleanup(func() {
-		if nc != nil {
-			nc.Close()
-		}
-	})
+	// No reconnecting: a test that stops the node sees the store fail.
+	nc, err := nats.Connect(ns.ClientURL(), nats.NoReconnect())
 	require.NoError(t, err)
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: store.BucketAnswers, History: 1})
 	require.NoError(t, err)
-	return kv
+	return kv, ns
 }
 
 // listAnswers serves GET AnswersPath from a card-api over kv and returns
@@ -60,7 +57,7 @@ func listAnswers(t testing.TB, kv jetstream.KeyValue) string {
 }
 
 func TestAnswersListsEveryRecordedAnswer(t *testing.T) {
-	kv := answersBucket(t)
+	kv, _ := answersBucket(t)
 
 	got, err := ReadAnswers(strings.NewReader(listAnswers(t, kv)))
 	require.NoError(t, err, "an empty list")

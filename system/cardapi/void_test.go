@@ -7,15 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/system/cardprocessing"
 	"github.com/faultline/faultline/system/process"
-	"github.com/faultline/faultline/system/store"
 )
 
 // voidMsg is a queued void as the void worker receives it.
@@ -31,23 +28,11 @@ func (m voidMsg) Data() []byte { return m.data }
 // reach card-processing (this service has no client for it: a call would
 // panic) and must return an error, so that the void is delivered again.
 func TestVoidWaitsWhenTheAnswerCannotBeRead(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second), "store node not ready")
-	nc, err := nats.Connect(ns.ClientURL(), nats.NoReconnect())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	kv, ns := answersBucket(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: store.BucketAnswers, History: 1})
-	require.NoError(t, err)
 	approved, _ := json.Marshal(cardprocessing.AuthResponse{MessageID: "m1", Code: "00", Approved: true})
-	_, err = kv.Put(ctx, "m1", approved)
+	_, err := kv.Put(ctx, "m1", approved)
 	require.NoError(t, err)
 
 	s := &service{p: &process.Process{Log: slog.New(slog.DiscardHandler)}, answers: kv}
