@@ -307,19 +307,12 @@ func podReady(pod *corev1.Pod) bool {
 
 // WaitReady implements platform.Readiness: the instance's pod is Ready.
 func (p *Platform) WaitReady(ctx context.Context, instance string) error {
-	for {
+	return platform.WaitUntil(ctx, 50*time.Millisecond, instance+" not ready", func() bool {
 		p.mu.Lock()
 		pod := p.pods[instance]
 		p.mu.Unlock()
-		if pod != nil && podReady(pod) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w", instance, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return pod != nil && podReady(pod)
+	})
 }
 
 // Instances implements platform.Platform: the instances the manifests

@@ -353,19 +353,11 @@ func (p *Platform) WaitReady(ctx context.Context, instance string) error {
 	if !ok {
 		return fmt.Errorf("no instance %q", instance)
 	}
-	for {
+	return platform.WaitUntil(ctx, 20*time.Millisecond, instance+" not ready", func() bool {
 		pr.mu.Lock()
-		ready := pr.ready
-		pr.mu.Unlock()
-		if ready {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w", instance, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+		defer pr.mu.Unlock()
+		return pr.ready
+	})
 }
 
 // Instances implements platform.Platform.
