@@ -14,17 +14,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sony/gobreaker/v2"
 )
 
-// Client defaults.
+// Client defaults (the ejection defaults are in endpoint.go).
 const (
-	DefaultCallTimeout   = 1 * time.Second
-	DefaultAttempts      = 3
-	DefaultBreakerFails  = 5               // consecutive failures that eject an endpoint
-	DefaultBreakerPeriod = 2 * time.Second // how long an endpoint stays ejected
+	DefaultCallTimeout = 1 * time.Second
+	DefaultAttempts    = 3
 )
 
 // CallError is a failed call to a dependency (not a 4xx answer, which is
@@ -55,10 +50,12 @@ type Client struct {
 	budget   *RetryBudget
 	timeout  time.Duration
 	attempts int
+	ejectMin time.Duration // the first ejection of an endpoint
+	ejectMax time.Duration // the longest
 
-	mu       sync.Mutex
-	breakers map[string]*gobreaker.CircuitBreaker[*http.Response]
-	next     atomic.Uint64
+	mu        sync.Mutex
+	endpoints map[string]*endpoint
+	next      atomic.Uint64
 }
 
 // ClientOption configures a Client.
@@ -69,6 +66,12 @@ func WithCallTimeout(d time.Duration) ClientOption { return func(c *Client) { c.
 
 // WithAttempts sets the most attempts of an idempotent call.
 func WithAttempts(n int) ClientOption { return func(c *Client) { c.attempts = max(1, n) } }
+
+// WithEjection sets how long an ejected endpoint stays out: first for
+// first, each ejection in a row twice as long as the last, at most most.
+func WithEjection(first, most time.Duration) ClientOption {
+	return func(c *Client) { c.ejectMin, c.ejectMax = first, max(first, most) }
+}
 
 // WithRetryBudget shares a retry budget between clients.
 func WithRetryBudget(b *RetryBudget) ClientOption { return func(c *Client) { c.budget = b } }
@@ -83,11 +86,13 @@ func NewClient(dep string, r Resolver, m *Metrics, opts ...ClientOption) *Client
 	}
 	c := &Client{
 		dep: dep, resolver: r, metrics: m,
-		http:     &http.Client{Transport: tr},
-		budget:   NewRetryBudget(DefaultRetryRatio, DefaultRetryFloorRPS),
-		timeout:  DefaultCallTimeout,
-		attempts: DefaultAttempts,
-		breakers: map[string]*gobreaker.CircuitBreaker[*http.Response]{},
+		http:      &http.Client{Transport: tr},
+		budget:    NewRetryBudget(DefaultRetryRatio, DefaultRetryFloorRPS),
+		timeout:   DefaultCallTimeout,
+		attempts:  DefaultAttempts,
+		ejectMin:  DefaultBreakerPeriod,
+		ejectMax:  DefaultMaxEjection,
+		endpoints: map[string]*endpoint{},
 	}
 	for _, o := range opts {
 		o(c)
@@ -215,10 +220,11 @@ const PerTryShare = 0.6
 
 // attempt sends one try to an endpoint not tried yet by this call.
 func (c *Client) attempt(ctx context.Context, call Call, body []byte, out any, left int, tried map[string]bool) error {
-	ep, cb, err := c.pick(ctx, tried)
+	e, err := c.pick(ctx, tried)
 	if err != nil {
 		return &CallError{Dep: c.dep, Err: err}
 	}
+	ep := e.addr
 	tried[ep] = true
 	tctx := ctx
 	if dl, ok := ctx.Deadline(); ok && left > 1 {
@@ -226,14 +232,19 @@ func (c *Client) attempt(ctx context.Context, call Call, body []byte, out any, l
 		tctx, cancel = context.WithTimeout(ctx, time.Duration(float64(time.Until(dl))*PerTryShare))
 		defer cancel()
 	}
-	exec := cb.Execute
-	if cb.State() == gobreaker.StateOpen {
+	exec := e.breaker.Execute
+	if e.ejected(time.Now()) {
 		// Panic mode: every endpoint is ejected, so try this one for real
 		// rather than fail without asking (its breaker is left as it is).
 		exec = func(f func() (*http.Response, error)) (*http.Response, error) { return f() }
 	}
 	resp, err := exec(func() (*http.Response, error) {
+		budget := time.Duration(1<<63 - 1)
+		if dl, ok := tctx.Deadline(); ok {
+			budget = time.Until(dl)
+		}
 		resp, err := c.send(tctx, ep, call, body)
+		e.tried(err == nil, err, budget)
 		if err != nil {
 			return nil, err
 		}
@@ -305,21 +316,22 @@ func (c *Client) send(ctx context.Context, ep string, call Call, body []byte) (*
 	return c.http.Do(req)
 }
 
-// pick chooses the next endpoint round robin among those whose breaker is
-// not open and that this call has not tried yet. When every endpoint is
-// ejected it uses them all (panic mode), so that a dependency that recovers
-// is found again; when every one was tried, any may be tried again.
-func (c *Client) pick(ctx context.Context, tried map[string]bool) (string, *gobreaker.CircuitBreaker[*http.Response], error) {
+// pick chooses the next endpoint round robin among those not ejected (see
+// endpoint) that this call has not tried yet. When every endpoint is ejected
+// it uses them all (panic mode), so that a dependency that recovers is found
+// again; when every one was tried, any may be tried again.
+func (c *Client) pick(ctx context.Context, tried map[string]bool) (*endpoint, error) {
 	eps, err := c.resolver.Resolve(ctx)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	n := c.next.Add(1)
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var healthy, fresh []string
 	for _, ep := range eps {
-		if c.breaker(ep).State() != gobreaker.StateOpen {
+		if !c.endpoint(ep).ejected(now) {
 			healthy = append(healthy, ep)
 			if !tried[ep] {
 				fresh = append(fresh, ep)
@@ -332,39 +344,17 @@ func (c *Client) pick(ctx context.Context, tried map[string]bool) (string, *gobr
 	case len(healthy) == 0:
 		healthy = eps
 	}
-	ep := healthy[int(n%uint64(len(healthy)))]
-	return ep, c.breaker(ep), nil
+	return c.endpoint(healthy[int(n%uint64(len(healthy)))]), nil
 }
 
-// breaker returns ep's breaker, creating it. c.mu must be held.
-func (c *Client) breaker(ep string) *gobreaker.CircuitBreaker[*http.Response] {
-	if b, ok := c.breakers[ep]; ok {
-		return b
+// endpoint returns ep's health, creating it. c.mu must be held.
+func (c *Client) endpoint(ep string) *endpoint {
+	e, ok := c.endpoints[ep]
+	if !ok {
+		e = newEndpoint(c.dep, ep, c.metrics, DefaultBreakerFails, DefaultSilentFails, c.ejectMin, c.ejectMax)
+		c.endpoints[ep] = e
 	}
-	g := c.metrics.breakerState.WithLabelValues(c.dep, ep)
-	changes := map[gobreaker.State]prometheus.Counter{
-		gobreaker.StateOpen:     c.metrics.breakerChanges.WithLabelValues(c.dep, ep, BreakerOpen),
-		gobreaker.StateHalfOpen: c.metrics.breakerChanges.WithLabelValues(c.dep, ep, BreakerHalfOpen),
-		gobreaker.StateClosed:   c.metrics.breakerChanges.WithLabelValues(c.dep, ep, BreakerClosed),
-	}
-	b := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
-		Name:        c.dep + "@" + ep,
-		MaxRequests: 3, // probes let through while half-open
-		Timeout:     DefaultBreakerPeriod,
-		ReadyToTrip: func(cn gobreaker.Counts) bool { return cn.ConsecutiveFailures >= DefaultBreakerFails },
-		OnStateChange: func(_ string, _, to gobreaker.State) {
-			changes[to].Inc()
-			if to == gobreaker.StateOpen {
-				g.Set(1)
-			} else {
-				g.Set(0)
-			}
-		},
-		// A caller's own cancellation says nothing about the endpoint.
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-	})
-	c.breakers[ep] = b
-	return b
+	return e
 }
 
 // Reachable reports whether any endpoint answers /healthz.
