@@ -13,10 +13,13 @@ import (
 	"github.com/faultline/faultline/groundwork/platform"
 )
 
-// RollingRestart restarts every instance of each of Services one at a time
-// (SIGTERM, then wait until the replacement is ready), as a deployment
-// rollout does. It runs in the background from Inject; Recover waits for the
-// rollout to finish.
+// RollingRestart restarts every instance of each of Services one at a time,
+// as a deployment rollout does. Where the platform has rollouts
+// (platform.Rollouts: a StatefulSet's rolling update on Kubernetes) the
+// services' controllers roll them over, one service after the other;
+// elsewhere each instance's process gets SIGTERM in turn and its
+// replacement must be ready before the next. It runs in the background from
+// Inject; Recover waits for the rollout to finish.
 type RollingRestart struct {
 	Of []string
 
@@ -51,14 +54,19 @@ func (r *RollingRestart) Validate() error {
 
 // Inject implements Fault.
 func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
+	ro, rolls := env.Platform.(platform.Rollouts)
 	sig, err := platform.As[platform.Signals](env.Platform, "rolling restart")
-	if err != nil {
+	if err != nil && !rolls {
 		return err
 	}
 	if err := env.Journal.Write(journal.Entry{Kind: "rollout", ID: env.ID, Target: strings.Join(r.Of, ",")}); err != nil {
 		return err
 	}
 	r.done = make(chan error, 1)
+	if rolls {
+		go func() { r.done <- r.rollOut(ctx, ro) }()
+		return nil
+	}
 	go func() {
 		var errs []error
 		for _, s := range r.Of {
@@ -73,7 +81,7 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 					continue
 				}
 				r.mu.Lock()
-				r.log = append(r.log, in.Name)
+				r.log = append(r.log, "restarting "+in.Name)
 				r.mu.Unlock()
 				// The old process reports ready until it exits: wait for
 				// it to go, then for its replacement to be ready.
@@ -86,7 +94,33 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// Verify implements Fault: at least one instance has been restarted.
+// rolloutLimit bounds how long one service's rollout may take.
+const rolloutLimit = 3 * time.Minute
+
+// rollOut rolls each service over through its controller, one service
+// after the other, each finished before the next begins.
+func (r *RollingRestart) rollOut(ctx context.Context, ro platform.Rollouts) error {
+	var errs []error
+	for _, s := range r.Of {
+		if err := ro.RollOut(ctx, s); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.mu.Lock()
+		r.log = append(r.log, "rolling out "+s)
+		r.mu.Unlock()
+		err := until(ctx, time.Now().Add(rolloutLimit), 250*time.Millisecond, func() (bool, error) {
+			return ro.RolledOut(ctx, s)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rollout of %s not finished within %v: %w", s, rolloutLimit, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Verify implements Fault: at least one instance (or one service's
+// rollout) has been restarted.
 func (r *RollingRestart) Verify(ctx context.Context, env *Env) (string, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -98,7 +132,7 @@ func (r *RollingRestart) Verify(ctx context.Context, env *Env) (string, error) {
 		}
 		r.mu.Unlock()
 		if n > 0 {
-			return "restarting " + first, nil
+			return first, nil
 		}
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("no instance restarted yet")

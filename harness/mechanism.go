@@ -227,7 +227,7 @@ func GracefulDrain(name string, services ...string) Check {
 					continue
 				}
 				exits = append(exits, e.Target)
-				if e.Detail != "exit status 0" {
+				if e.Detail != platform.ExitedCleanly {
 					bad = append(bad, fmt.Sprintf("%s at %v: %s", e.Target, e.At.Round(time.Millisecond), e.Detail))
 				}
 			}

@@ -64,8 +64,9 @@ deadline; no authorisation is applied twice when it wakes up.`,
 func TestRollingRestartOfCriticalServices(t *testing.T) {
 	harness.Run(t, harness.Scenario{
 		Runbook: `Fault: roll the card path's services (card-api, card-processing, cards,
-balance, transactions), one instance at a time (SIGTERM, drain, restart, wait
-until ready), as a deployment would.
+balance, transactions), one instance at a time, as a deployment would: on
+Kubernetes each StatefulSet's rolling update (pod deleted, drained, replaced,
+ready), elsewhere SIGTERM, drain, restart, wait until ready.
 Expect: graceful shutdown drains in-flight requests and readiness keeps traffic
 away from starting instances: card payments, payments and balance reads hold.`,
 		Faults: []harness.Step{{At: 0, For: 20 * time.Second, Fault: faults.Rollout("card-api", "card-processing", "cards",

@@ -168,6 +168,18 @@ type Pods interface {
 	DeletePod(ctx context.Context, instance, uid string, grace time.Duration) error
 }
 
+// Rollouts is the ability to roll a service over to new instances as its
+// controller does for a new version (a StatefulSet's rolling update): one
+// instance at a time, the highest first, each replaced and ready before the
+// next goes.
+type Rollouts interface {
+	// RollOut starts a rollout of every instance of service.
+	RollOut(ctx context.Context, service string) error
+	// RolledOut reports whether service's last rollout has finished: every
+	// instance replaced and ready.
+	RolledOut(ctx context.Context, service string) (bool, error)
+}
+
 // NodeFailure is how a whole node (a machine of the cluster, with every
 // instance on it) fails.
 type NodeFailure string

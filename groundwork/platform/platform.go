@@ -43,6 +43,10 @@ const (
 	EventReady   = "ready"
 )
 
+// ExitedCleanly is the Detail of an exited event whose process exited with
+// status 0, on every platform (a bank process that finished its drain).
+const ExitedCleanly = "exit status 0"
+
 // Platform runs the bank for the harness. Implementations are safe for
 // concurrent use once started.
 type Platform interface {

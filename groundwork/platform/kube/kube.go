@@ -93,6 +93,7 @@ type Platform struct {
 	mu      sync.Mutex
 	pods    map[string]*corev1.Pod // by pod name (= instance name)
 	seen    map[string]string      // pod name -> the bank container's last container ID
+	exited  map[string]string      // pod name -> the last bank container whose exit was reported
 	logs    map[string]bool        // container IDs whose logs are being copied
 	cancel  context.CancelFunc
 	stopped bool
@@ -148,7 +149,7 @@ func New(o Options) (*Platform, error) {
 	}
 	p := &Platform{o: o, context: ctxName, cfg: cfg, cs: cs, dyn: dyn,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
-		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, logs: map[string]bool{}}
+		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{}}
 	p.fw = newForwards(cfg, cs, o.Namespace)
 	return p, nil
 }
@@ -239,10 +240,14 @@ func (p *Platform) follow(ctx context.Context) {
 				return
 			}
 			p.mu.Lock()
+			exit := p.exitOf(pod, true)
 			delete(p.pods, pod.Name)
 			delete(p.seen, pod.Name)
+			delete(p.exited, pod.Name)
 			p.mu.Unlock()
-			p.emit(platform.EventExited, pod.Name, "pod deleted")
+			if exit != "" {
+				p.emit(platform.EventExited, pod.Name, exit)
+			}
 		},
 	})
 	f.Start(ctx.Done())
@@ -257,23 +262,57 @@ func (p *Platform) observe(ctx context.Context, pod *corev1.Pod) {
 	prev := p.pods[pod.Name]
 	p.pods[pod.Name] = pod
 	last := p.seen[pod.Name]
+	exit := p.exitOf(pod, false)
 	id := ""
 	if bank != nil && bank.State.Running != nil {
 		id = bank.ContainerID
 		p.seen[pod.Name] = id
 	}
 	p.mu.Unlock()
+	if exit != "" {
+		p.emit(platform.EventExited, pod.Name, exit)
+	}
 	if id != "" && id != last {
-		if last != "" && bank.LastTerminationState.Terminated != nil {
-			t := bank.LastTerminationState.Terminated
-			p.emit(platform.EventExited, pod.Name, fmt.Sprintf("%s (exit code %d)", t.Reason, t.ExitCode))
-		}
 		p.emit(platform.EventStarted, pod.Name, "container "+shortID(id))
 		p.copyLogs(ctx, pod.Name, id)
 	}
 	if podReady(pod) && (prev == nil || !podReady(prev)) {
 		p.emit(platform.EventReady, pod.Name, "")
 	}
+}
+
+// exitOf returns the exit detail of pod's bank container if one exited
+// that was not reported yet, once each: seen terminated (stopped, or its pod
+// being deleted), or as the last termination of a container restarted in
+// place after one was seen running. A pod deleted (gone) with its container
+// never seen to end says so. p.mu must be held; call it before p.seen
+// takes the pod's running container.
+func (p *Platform) exitOf(pod *corev1.Pod, gone bool) string {
+	bank := bankStatus(pod)
+	var t *corev1.ContainerStateTerminated
+	if bank != nil {
+		t = bank.State.Terminated
+		if last := p.seen[pod.Name]; t == nil && bank.State.Running != nil && last != "" && bank.ContainerID != last {
+			t = bank.LastTerminationState.Terminated
+		}
+	}
+	switch {
+	case t != nil && t.ContainerID != "" && t.ContainerID != p.exited[pod.Name]:
+		p.exited[pod.Name] = t.ContainerID
+		return exitDetail(t)
+	case gone && (t == nil || t.ContainerID == "") && p.seen[pod.Name] != "":
+		return "pod deleted"
+	}
+	return ""
+}
+
+// exitDetail says how a container ended, as the local platform says it of
+// a process: "exit status 0" for a clean exit.
+func exitDetail(t *corev1.ContainerStateTerminated) string {
+	if t.ExitCode == 0 {
+		return platform.ExitedCleanly
+	}
+	return fmt.Sprintf("exit status %d (%s)", t.ExitCode, t.Reason)
 }
 
 func shortID(id string) string {

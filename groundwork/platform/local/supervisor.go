@@ -64,7 +64,7 @@ func (p *Platform) supervise(ctx context.Context, pr *proc) {
 
 func exitDetail(err error) string {
 	if err == nil {
-		return "exit status 0"
+		return platform.ExitedCleanly
 	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
