@@ -95,7 +95,13 @@ func (r *RollingRestart) Inject(ctx context.Context, env *Env) error {
 }
 
 // rolloutLimit bounds how long one service's rollout may take.
-const rolloutLimit = 3 * time.Minute
+const rolloutLimit = 2 * time.Minute
+
+// RecoveryLimit says how long Recover may wait for the whole rollout: each
+// service's bound in turn.
+func (r *RollingRestart) RecoveryLimit() time.Duration {
+	return time.Duration(len(r.Of)) * rolloutLimit
+}
 
 // rollOut rolls each service over through its controller, one service
 // after the other, each finished before the next begins.

@@ -270,12 +270,26 @@ func (s *suite) inject(ctx context.Context, scenario string, i int, f faults.Fau
 	return in
 }
 
+// slowRecovery is a fault whose recovery can take longer than most, and
+// says how long at most (a rollout of many instances).
+type slowRecovery interface{ RecoveryLimit() time.Duration }
+
+// recoveryLimit bounds a fault's Recover: 90 s, or what the fault says its
+// recovery may take when that is longer.
+func recoveryLimit(f faults.Fault) time.Duration {
+	const limit = 90 * time.Second
+	if sr, ok := f.(slowRecovery); ok {
+		return max(limit, sr.RecoveryLimit())
+	}
+	return limit
+}
+
 func (s *suite) recover(ctx context.Context, scenario string, in *injection) {
 	if in == nil || in.done {
 		return
 	}
 	in.done = true
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoveryLimit(in.f))
 	defer cancel()
 	err := in.f.Recover(rctx, in.env)
 	in.step.Recovered = s.hist.Now()
