@@ -258,34 +258,46 @@ func GracefulDrain(name string, services ...string) Check {
 	}
 }
 
-// CaughtUp is a check that deferred work caught up with nothing left
-// behind: once the faults are over, every named durable consumer of service
-// handled messages and its backlog (pending plus unacknowledged) returns to
-// zero within limit.
+// CaughtUp is a check that deferred work stopped by the scenario's faults
+// caught up, at its pace, with nothing left behind: once the faults are
+// over, every named durable consumer of service handled messages, some of
+// them while behind under the catch-up pace (the bank's promise that a
+// backlog does not reach the stores all at once), and its backlog (pending
+// plus unacknowledged) returns to zero within limit.
 func CaughtUp(name, service string, limit time.Duration, consumers ...string) Check {
+	type reading struct{ handled, paced, waited counters }
+	read := func(ctx context.Context, in *Inspect, c string) (reading, error) {
+		var r reading
+		var err1, err2, err3 error
+		r.handled, err1 = in.MetricByInstance(ctx, service, mesh.MetricConsumerMessages, map[string]string{"consumer": c, "outcome": "ok"})
+		r.paced, err2 = in.MetricByInstance(ctx, service, mesh.MetricConsumerCatchUp, map[string]string{"consumer": c})
+		r.waited, err3 = in.MetricByInstance(ctx, service, mesh.MetricCatchUpWait, map[string]string{"consumer": c})
+		return r, cmpOr(err1, cmpOr(err2, err3))
+	}
 	return Check{
 		Name: name,
 		Before: func(ctx context.Context, in *Inspect) (any, error) {
-			out := map[string]counters{}
+			out := map[string]reading{}
 			var first error
 			for _, c := range consumers {
-				v, err := in.MetricByInstance(ctx, service, mesh.MetricConsumerMessages, map[string]string{"consumer": c, "outcome": "ok"})
+				v, err := read(ctx, in, c)
 				out[c] = v
 				first = cmpOr(first, err)
 			}
 			return out, first
 		},
 		After: func(ctx context.Context, in *Inspect, before any) check.Result {
-			b, _ := before.(map[string]counters)
-			handled := map[string]float64{}
-			backlog := map[string]float64{}
+			b, _ := before.(map[string]reading)
+			handled, paced, waited, backlog := map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]float64{}
 			err := in.Eventually(ctx, limit, func() error {
 				for _, c := range consumers {
-					a, err := in.MetricByInstance(ctx, service, mesh.MetricConsumerMessages, map[string]string{"consumer": c, "outcome": "ok"})
+					a, err := read(ctx, in, c)
 					if err != nil {
 						return err
 					}
-					handled[c] = increase(b[c], a)
+					handled[c] = increase(b[c].handled, a.handled)
+					paced[c] = increase(b[c].paced, a.paced)
+					waited[c] = increase(b[c].waited, a.waited)
 					if backlog[c], err = in.Metric(ctx, service, mesh.MetricConsumerBacklog, map[string]string{"consumer": c}); err != nil {
 						return err
 					}
@@ -296,14 +308,17 @@ func CaughtUp(name, service string, limit time.Duration, consumers ...string) Ch
 				return nil
 			})
 			var parts []string
-			idle := []string{}
+			idle, unpaced := []string{}, []string{}
 			for _, c := range consumers {
-				parts = append(parts, fmt.Sprintf("%s handled %.0f, backlog %.0f", c, handled[c], backlog[c]))
-				if handled[c] == 0 {
+				parts = append(parts, fmt.Sprintf("%s handled %.0f (%.0f while behind, waiting %.1fs on the catch-up pace), backlog %.0f",
+					c, handled[c], paced[c], waited[c], backlog[c]))
+				switch {
+				case handled[c] == 0:
 					idle = append(idle, c)
+				case handled[c] >= minCatchUp && paced[c] == 0:
+					unpaced = append(unpaced, c)
 				}
 			}
-			sort.Strings(idle)
 			summary := service + ": " + strings.Join(parts, "; ")
 			r := check.Result{Verdict: check.Valid, Summary: summary}
 			switch {
@@ -315,11 +330,18 @@ func CaughtUp(name, service string, limit time.Duration, consumers ...string) Ch
 				r.Verdict, r.Summary = check.Unknown, "no baseline was read before the faults; "+summary
 			case len(idle) > 0:
 				r.Verdict, r.Summary = check.Invalid, "consumers handled nothing during the scenario ("+strings.Join(idle, ", ")+"): "+summary
+			case len(unpaced) > 0:
+				r.Verdict, r.Summary = check.Invalid, "deferred work caught up unpaced, its whole backlog at once ("+strings.Join(unpaced, ", ")+"): "+summary
 			}
 			return r
 		},
 	}
 }
+
+// minCatchUp is how many messages a stopped consumer must have handled in a
+// scenario for its catch-up to count as evidence: a backlog below two pull
+// batches is handled at once, without the pace.
+const minCatchUp = 64
 
 // faultSpan is when the scenario's faults were on: from the first injection
 // to the last recovery, as the history records them.

@@ -24,7 +24,8 @@ func TestEveryTier3ServiceDown(t *testing.T) {
 transaction-enrichment, notifications) for 10s.
 Expect (tier contract): no tier 0-1 journey moves — card payments, payments,
 freezes, balance and support hold their steady-state SLO; tier 3 journeys fail
-fast and recover; enrichment catches up afterwards.`,
+fast and recover; enrichment catches up afterwards, at its pace (no faster than
+1.5 times the rate its backlog was written).`,
 		Faults: steps,
 		Checks: []harness.Check{
 			// edge gives each call 1s; the app tries up to three times.
@@ -50,8 +51,8 @@ func TestDeferredWorkCatchesUp(t *testing.T) {
 		Runbook: `Fault: freeze the deferred workers (transaction-enrichment, feed-generator,
 notifications) for 10s while card payments and transfers go on.
 Expect: card payments and payments do not notice (nothing deferred is on their
-path); when the workers come back the queues drain and every customer's feed
-shows their newest approved card payment.`,
+path); when the workers come back the queues drain, at their pace, and every
+customer's feed shows their newest approved card payment.`,
 		Faults: steps,
 		Hold:   []string{"card-auth", "payments"},
 		Checks: []harness.Check{

@@ -72,7 +72,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 		}
 	}
 	s := &service{p: p, merchants: kv, written: map[string]written{}}
-	p.Go(func(ctx context.Context) { p.Consume(ctx, store.LedgerStream, "enrichment", "", s.enrich) })
+	p.Go(func(ctx context.Context) { p.ConsumeDeferred(ctx, store.LedgerStream, "enrichment", "", s.enrich) })
 	return nil
 }
 

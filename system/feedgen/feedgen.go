@@ -27,7 +27,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 		return err
 	}
 	s := &service{kv: kv}
-	p.Go(func(ctx context.Context) { p.Consume(ctx, store.EventsStream, "feed-generator", "", s.fold) })
+	p.Go(func(ctx context.Context) { p.ConsumeDeferred(ctx, store.EventsStream, "feed-generator", "", s.fold) })
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package mesh
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -9,22 +11,24 @@ import (
 // services, so that checks name them by constant rather than by literal.
 // Every metric also carries the constant label service.
 const (
-	MetricServerRequests   = "bank_server_requests_total"               // route, code
-	MetricServerCut        = "bank_server_requests_cut_total"           // route, cause: a request's context ended before its handler answered
-	MetricRateLimited      = "bank_server_rate_limited_total"           // route: answered 429 by the process-wide rate limit
-	MetricInFlight         = "bank_server_in_flight"                    // requests being served now
-	MetricDraining         = "bank_server_draining"                     // 1 from SIGTERM until the process exits
-	MetricDrainRequests    = "bank_server_drain_requests_total"         // outcome: served after SIGTERM, or cut when the drain timed out
-	MetricClientCalls      = "bank_client_calls_total"                  // dep, outcome
-	MetricRetries          = "bank_client_retries_total"                // dep: retries sent
-	MetricBudgetExhausted  = "bank_client_retry_budget_exhausted_total" // dep: retries the budget refused
-	MetricBreakerOpen      = "bank_client_breaker_open"                 // dep, endpoint: 1 while ejected
-	MetricBreakerChanges   = "bank_client_breaker_transitions_total"    // dep, endpoint, to: open (an ejection), half-open, closed
-	MetricCallsCancelled   = "bank_client_calls_cancelled_total"        // dep, cause: the caller's context ended the call
-	MetricDeadlineSpent    = "bank_client_deadline_spent_total"         // dep: calls not sent, the caller's deadline already spent
-	MetricConsumerMessages = "bank_consumer_messages_total"             // consumer, outcome: ok, retry
-	MetricConsumerBacklog  = "bank_consumer_backlog"                    // consumer: messages not yet acknowledged
-	MetricShed             = "bank_shed_total"                          // path: calls refused by admission control (load shed)
+	MetricServerRequests   = "bank_server_requests_total"                // route, code
+	MetricServerCut        = "bank_server_requests_cut_total"            // route, cause: a request's context ended before its handler answered
+	MetricRateLimited      = "bank_server_rate_limited_total"            // route: answered 429 by the process-wide rate limit
+	MetricInFlight         = "bank_server_in_flight"                     // requests being served now
+	MetricDraining         = "bank_server_draining"                      // 1 from SIGTERM until the process exits
+	MetricDrainRequests    = "bank_server_drain_requests_total"          // outcome: served after SIGTERM, or cut when the drain timed out
+	MetricClientCalls      = "bank_client_calls_total"                   // dep, outcome
+	MetricRetries          = "bank_client_retries_total"                 // dep: retries sent
+	MetricBudgetExhausted  = "bank_client_retry_budget_exhausted_total"  // dep: retries the budget refused
+	MetricBreakerOpen      = "bank_client_breaker_open"                  // dep, endpoint: 1 while ejected
+	MetricBreakerChanges   = "bank_client_breaker_transitions_total"     // dep, endpoint, to: open (an ejection), half-open, closed
+	MetricCallsCancelled   = "bank_client_calls_cancelled_total"         // dep, cause: the caller's context ended the call
+	MetricDeadlineSpent    = "bank_client_deadline_spent_total"          // dep: calls not sent, the caller's deadline already spent
+	MetricConsumerMessages = "bank_consumer_messages_total"              // consumer, outcome: ok, retry
+	MetricConsumerBacklog  = "bank_consumer_backlog"                     // consumer: messages not yet acknowledged
+	MetricConsumerCatchUp  = "bank_consumer_catch_up_messages_total"     // consumer: deferred messages handled while behind, under the catch-up pace
+	MetricCatchUpWait      = "bank_consumer_catch_up_wait_seconds_total" // consumer: time deferred work waited on the catch-up pace
+	MetricShed             = "bank_shed_total"                           // path: calls refused by admission control (load shed)
 )
 
 // Causes of a cut request or a cancelled call: the caller went away (its
@@ -70,6 +74,8 @@ type Metrics struct {
 	deadlineSpent  *prometheus.CounterVec
 	consumed       *prometheus.CounterVec
 	backlog        *prometheus.GaugeVec
+	catchUp        *prometheus.CounterVec
+	catchUpWait    *prometheus.CounterVec
 	faultsInjected *prometheus.CounterVec
 	shed           *prometheus.CounterVec
 }
@@ -108,12 +114,14 @@ func NewMetrics(service string) *Metrics {
 		consumed:       counter(MetricConsumerMessages, "Deferred-work messages handled, by durable consumer and outcome (ok: acknowledged; retry: redelivered later).", "consumer", "outcome"),
 		backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricConsumerBacklog,
 			Help: "Messages of a durable consumer not yet acknowledged (pending plus in flight), as last read from the store.", ConstLabels: c}, []string{"consumer"}),
+		catchUp:        counter(MetricConsumerCatchUp, "Deferred-work messages handled while the consumer was behind, under the catch-up pace.", "consumer"),
+		catchUpWait:    counter(MetricCatchUpWait, "Seconds deferred work waited on the catch-up pace, so that a backlog does not reach the stores all at once.", "consumer"),
 		faultsInjected: counter("bank_admin_faults_applied_total", "Requests affected by an admin L7 fault, by kind.", "kind"),
 		shed:           counter(MetricShed, "Calls refused at once by admission control (load shed), by path.", "path"),
 	}
 	reg.MustRegister(m.serverRequests, m.serverLatency, m.serverCut, m.rateLimited, m.inFlight, m.draining, m.drainRequests,
 		m.clientCalls, m.clientLatency, m.retries, m.budgetDenied, m.breakerState, m.breakerChanges, m.callsCancelled,
-		m.deadlineSpent, m.consumed, m.backlog, m.faultsInjected, m.shed)
+		m.deadlineSpent, m.consumed, m.backlog, m.catchUp, m.catchUpWait, m.faultsInjected, m.shed)
 	return m
 }
 
@@ -131,6 +139,13 @@ func (m *Metrics) ConsumerHandled(consumer string, ok bool) {
 // acknowledged.
 func (m *Metrics) SetConsumerBacklog(consumer string, n int) {
 	m.backlog.WithLabelValues(consumer).Set(float64(n))
+}
+
+// ConsumerCaughtUp counts one deferred-work message of consumer handled
+// while behind, after waiting wait on the catch-up pace.
+func (m *Metrics) ConsumerCaughtUp(consumer string, wait time.Duration) {
+	m.catchUp.WithLabelValues(consumer).Inc()
+	m.catchUpWait.WithLabelValues(consumer).Add(wait.Seconds())
 }
 
 // Shed counts one call refused by admission control on path.

@@ -42,7 +42,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 	_ = p.Metrics.Registry.Register(s.counter)
 	_ = p.Metrics.Registry.Register(s.dupes)
 	p.Handle("GET /v1/notifications/{customer}/count", s.count)
-	p.Go(func(ctx context.Context) { p.Consume(ctx, store.EventsStream, "notifications", "", s.notify) })
+	p.Go(func(ctx context.Context) { p.ConsumeDeferred(ctx, store.EventsStream, "notifications", "", s.notify) })
 	return nil
 }
 
