@@ -32,7 +32,7 @@ fast and recover; enrichment catches up afterwards, at its pace (no faster than
 			harness.AnsweredWithin("emoji-fails-fast", "emoji", tier3Bound),
 			harness.AnsweredWithin("profile-fails-fast", "profile", tier3Bound),
 			harness.AnsweredWithin("logos-fail-fast", "merchant-logos", tier3Bound),
-			harness.CaughtUp("enrichment-caught-up", "transaction-enrichment", 30*time.Second, "enrichment"),
+			harness.CaughtUpAtPace("enrichment-caught-up", "transaction-enrichment", 30*time.Second, "enrichment"),
 		},
 	})
 }
@@ -57,7 +57,7 @@ customer's feed shows their newest approved card payment.`,
 		Hold:   []string{"card-auth", "payments"},
 		Checks: []harness.Check{
 			{Name: "feed-caught-up", After: feedCaughtUp},
-			harness.CaughtUp("enrichment-caught-up", "transaction-enrichment", 30*time.Second, "enrichment"),
+			harness.CaughtUpAtPace("enrichment-caught-up", "transaction-enrichment", 30*time.Second, "enrichment"),
 			harness.CaughtUp("feed-generator-caught-up", "feed-generator", 30*time.Second, "feed-generator"),
 			harness.CaughtUp("notifications-caught-up", "notifications", 30*time.Second, "notifications"),
 		},
