@@ -157,17 +157,26 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 
 // answer records resp as the answer to its message, unless one is already
 // recorded, and gives the network the answer that stands.
+//
+// An approval is given only once it is recorded. The record is what the
+// void worker reads before it reverses anything: an approval given but not
+// recorded (the store in a leader election, say) could be reversed by the
+// void of an earlier attempt at the same message, and the network would
+// hold an approval the ledger does not. So when the record fails, an
+// approval gets no answer (503) and the network sends the message again;
+// balance's idempotency gives the retry the same outcome. A decline stands
+// on its own (its void is queued) and is given either way.
 func (s *service) answer(ctx context.Context, w http.ResponseWriter, resp cardprocessing.AuthResponse) {
 	rctx, rcancel := context.WithTimeout(ctx, recordTimeout)
 	final, err := s.record(rctx, resp)
 	rcancel()
 	if err != nil {
-		// The store cannot take the record (a leader election, say). The
-		// answer still stands on its own: an approval is in the ledger under
-		// the message's key and a decline's void is queued, so a retry gets
-		// the same answer from balance. Answering beats leaving the network
-		// without one.
-		s.p.Log.Warn("answer not recorded", "message_id", resp.MessageID, "err", err)
+		s.p.Log.Warn("answer not recorded", "message_id", resp.MessageID, "approved", resp.Approved, "err", err)
+		if final.Approved {
+			mesh.WriteError(w, mesh.Errorf(http.StatusServiceUnavailable, "answer_not_recorded",
+				"the approval of %s could not be recorded; send the message again", resp.MessageID))
+			return
+		}
 	}
 	mesh.WriteJSON(w, http.StatusOK, final)
 }
@@ -238,18 +247,28 @@ func (s *service) queueVoid(ctx context.Context, req cardprocessing.AuthRequest)
 
 // processVoid voids one authorisation through card-processing, unless the
 // answer recorded for it is an approval (a concurrent attempt won).
+//
+// It claims the answer first: it records the decline ("issuer unavailable",
+// what the attempt that queued the void answered) unless an answer is
+// already recorded. The record is a create on the stream's leader, so the
+// claim and an approval's record cannot both succeed: once the void holds
+// the answer, a later attempt that is approved answers the decline that
+// stands, and the void reverses its debit. A plain read would not do: a
+// store replica that lags can say "no answer" for an approval the network
+// already has (seen under store node kills: two approvals reversed).
 func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
 	var v cardprocessing.Void
 	if err := json.Unmarshal(m.Data(), &v); err != nil {
 		return nil
 	}
-	prev, ok, err := s.answered(ctx, v.MessageID)
+	standing, err := s.record(ctx, cardprocessing.AuthResponse{MessageID: v.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"})
 	if err != nil {
-		// The answer cannot be read: voiding now could reverse an approval
-		// the network already has. The void waits and is tried again.
-		return fmt.Errorf("void of %s: read the answer given: %w", v.MessageID, err)
+		// The answer given cannot be settled: voiding now could reverse an
+		// approval the network already has. The void waits and is tried
+		// again.
+		return fmt.Errorf("void of %s: settle the answer given: %w", v.MessageID, err)
 	}
-	if ok && prev.Approved {
+	if standing.Approved {
 		s.p.Log.Warn("void skipped: the message was approved", "message_id", v.MessageID)
 		return nil
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/system/cardprocessing"
+	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/process"
 )
 
@@ -48,4 +52,55 @@ func TestVoidWaitsWhenTheAnswerCannotBeRead(t *testing.T) {
 	var verr error
 	assert.NotPanics(t, func() { verr = s.processVoid(rctx, voidMsg{data: void}) }, "the void went on to card-processing")
 	assert.Error(t, verr)
+}
+
+// The void worker claims the answer before it reverses anything: once it
+// holds the decline, an attempt at the same message that is approved later
+// gets the decline that stands, never an approval the void then reverses.
+// (A plain read let a lagging store replica say "no answer" for an
+// approval the network had: two approvals reversed under store node kills.)
+func TestVoidClaimsTheAnswerBeforeReversing(t *testing.T) {
+	kv, _ := answersBucket(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	voids := 0
+	cp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/void" {
+			voids++
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer cp.Close()
+	m := mesh.NewMetrics("card-api")
+	s := &service{p: &process.Process{Log: slog.New(slog.DiscardHandler), Metrics: m}, answers: kv, admit: newAdmission(),
+		cp: mesh.NewClient("card-processing", mesh.StaticResolver{strings.TrimPrefix(cp.URL, "http://")}, m)}
+
+	void, _ := json.Marshal(cardprocessing.Void{MessageID: "m2"})
+	require.NoError(t, s.processVoid(ctx, voidMsg{data: void}))
+	assert.Equal(t, 1, voids, "the void was sent to card-processing")
+
+	standing, err := s.record(ctx, cardprocessing.AuthResponse{MessageID: "m2", Code: "00", Approved: true})
+	require.NoError(t, err)
+	assert.False(t, standing.Approved, "a later approval must give way to the void's decline")
+	assert.Equal(t, "91", standing.Code)
+}
+
+// An approval is given only once it is recorded; a decline is given either
+// way.
+func TestApprovalIsNotGivenUnrecorded(t *testing.T) {
+	kv, ns := answersBucket(t)
+	s := &service{p: &process.Process{Log: slog.New(slog.DiscardHandler)}, answers: kv}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	ctx := context.Background()
+
+	w := httptest.NewRecorder()
+	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m3", Code: "00", Approved: true})
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "an approval the store did not record: %s", w.Body)
+
+	w = httptest.NewRecorder()
+	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m4", Code: "91", Reason: "issuer unavailable"})
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Contains(t, w.Body.String(), `"91"`)
 }
