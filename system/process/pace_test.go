@@ -117,13 +117,9 @@ func TestSecondFreezeDuringCatchUpIsPacedToo(t *testing.T) {
 }
 
 func TestSparseBacklogGoesAtTheFloor(t *testing.T) {
-	// A worker restarted after an hour with 100 messages written a minute
-	// apart does not replay the hour: it goes at the floor.
-	var old []time.Time
-	for i := range 100 {
-		old = append(old, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute/2))
-	}
-	s := newStream(0, old)
+	// A worker restarted with 100 messages written 30 s apart does not
+	// replay their 50 minutes: it goes at the floor.
+	s := newStream(0, written(100, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), 30*time.Second))
 	s.run(10 * time.Second)
 	assert.Equal(t, 100, s.handled)
 	for sec := 0; sec < 4; sec++ {
@@ -138,12 +134,18 @@ func TestSparseBacklogGoesAtTheFloor(t *testing.T) {
 func TestDenseOldBacklogReplaysAtItsOwnRate(t *testing.T) {
 	// 600 messages written in 2 s (300 a second) an hour ago: replayed at
 	// 450 a second, not all at once and not at the floor.
-	var old []time.Time
-	for i := range 600 {
-		old = append(old, time.Date(2026, 12, 3, 11, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Second/300))
-	}
-	s := newStream(0, old)
+	s := newStream(0, written(600, time.Date(2026, 12, 3, 11, 0, 0, 0, time.UTC), time.Second/300))
 	s.run(3 * time.Second)
 	assert.Equal(t, 600, s.handled)
 	assert.InDelta(t, 450, s.perSec[0], 3)
+}
+
+// written is the publish times of n messages written every interval from
+// from.
+func written(n int, from time.Time, every time.Duration) []time.Time {
+	out := make([]time.Time, n)
+	for i := range out {
+		out[i] = from.Add(time.Duration(i) * every)
+	}
+	return out
 }
