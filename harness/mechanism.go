@@ -305,13 +305,7 @@ func caughtUp(name, service string, limit time.Duration, atPace bool, consumers 
 			handled, paced, waited, backlog := map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]float64{}
 			err := in.Eventually(ctx, limit, func() error {
 				for _, c := range consumers {
-					a, err := read(ctx, in, c)
-					if err != nil {
-						return err
-					}
-					handled[c] = increase(b[c].handled, a.handled)
-					paced[c] = increase(b[c].paced, a.paced)
-					waited[c] = increase(b[c].waited, a.waited)
+					var err error
 					if backlog[c], err = in.Metric(ctx, service, mesh.MetricConsumerBacklog, map[string]string{"consumer": c}); err != nil {
 						return err
 					}
@@ -321,6 +315,15 @@ func caughtUp(name, service string, limit time.Duration, atPace bool, consumers 
 				}
 				return nil
 			})
+			// The counters once, after the wait: what each consumer did in
+			// the scenario, caught up or not.
+			for _, c := range consumers {
+				a, rerr := read(ctx, in, c)
+				err = cmpOr(err, rerr)
+				handled[c] = increase(b[c].handled, a.handled)
+				paced[c] = increase(b[c].paced, a.paced)
+				waited[c] = increase(b[c].waited, a.waited)
+			}
 			var parts []string
 			idle, unpaced := []string{}, []string{}
 			for _, c := range consumers {
@@ -333,6 +336,8 @@ func caughtUp(name, service string, limit time.Duration, atPace bool, consumers 
 					unpaced = append(unpaced, c)
 				}
 			}
+			sort.Strings(idle)
+			sort.Strings(unpaced)
 			summary := service + ": " + strings.Join(parts, "; ")
 			r := check.Result{Verdict: check.Valid, Summary: summary}
 			switch {

@@ -149,7 +149,7 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		if qerr := s.queueVoid(ctx, req); qerr != nil {
 			return errors.Join(err, qerr)
 		}
-		resp = cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
+		resp = issuerUnavailable(req.MessageID)
 	}
 	s.answer(ctx, w, resp)
 	return nil
@@ -196,6 +196,12 @@ func (s *service) shed(w http.ResponseWriter, r *http.Request, req cardprocessin
 	}
 	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: ShedReason})
 	return nil
+}
+
+// issuerUnavailable is the decline card-api gives a message that got no
+// usable answer, and that the void worker claims before it voids one.
+func issuerUnavailable(messageID string) cardprocessing.AuthResponse {
+	return cardprocessing.AuthResponse{MessageID: messageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"}
 }
 
 // timedOut reports whether a call failed for lack of time.
@@ -261,7 +267,7 @@ func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
 	if err := json.Unmarshal(m.Data(), &v); err != nil {
 		return nil
 	}
-	standing, err := s.record(ctx, cardprocessing.AuthResponse{MessageID: v.MessageID, Code: balance.CodeIssuerUnavailable, Reason: "issuer unavailable"})
+	standing, err := s.record(ctx, issuerUnavailable(v.MessageID))
 	if err != nil {
 		// The answer given cannot be settled: voiding now could reverse an
 		// approval the network already has. The void waits and is tried
