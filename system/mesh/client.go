@@ -145,7 +145,12 @@ func (c *Client) Do(ctx context.Context, call Call, out any) error {
 	c.budget.OnRequest()
 	var err error
 	tried := map[string]bool{}
-	for i := 0; i < attempts; i++ {
+	// A try that an endpoint's breaker refused sent nothing: the next one
+	// goes elsewhere at once, without spending a retry or the retry budget
+	// (it adds no load to the dependency), even for a call that is not
+	// idempotent. Each endpoint refuses at most once per call (the next
+	// pick skips tried endpoints), so refusals alone cannot loop.
+	for i, refusals := 0, 0; i < attempts; i++ {
 		if i > 0 {
 			if !c.budget.TryRetry() {
 				c.metrics.budgetDenied.WithLabelValues(c.dep).Inc()
@@ -157,6 +162,10 @@ func (c *Client) Do(ctx context.Context, call Call, out any) error {
 			}
 		}
 		err = c.attempt(ctx, call, body, out, attempts-i, tried)
+		for refused(err) && refusals < len(tried) && ctx.Err() == nil {
+			refusals++
+			err = c.attempt(ctx, call, body, out, attempts-i, tried)
+		}
 		if err == nil || isAnswer(err) || ctx.Err() != nil {
 			break
 		}
@@ -317,7 +326,8 @@ func (c *Client) send(ctx context.Context, ep string, call Call, body []byte) (*
 }
 
 // pick chooses the next endpoint round robin among those not ejected (see
-// endpoint) that this call has not tried yet. When every endpoint is ejected
+// endpoint), and not waiting for the answers to their probes, that this
+// call has not tried yet. When every endpoint is ejected
 // it uses them all (panic mode), so that a dependency that recovers is found
 // again; when every one was tried, any may be tried again.
 func (c *Client) pick(ctx context.Context, tried map[string]bool) (*endpoint, error) {
@@ -331,7 +341,7 @@ func (c *Client) pick(ctx context.Context, tried map[string]bool) (*endpoint, er
 	defer c.mu.Unlock()
 	var healthy, fresh []string
 	for _, ep := range eps {
-		if !c.endpoint(ep).ejected(now) {
+		if e := c.endpoint(ep); !e.ejected(now) && !e.probing() {
 			healthy = append(healthy, ep)
 			if !tried[ep] {
 				fresh = append(fresh, ep)

@@ -16,6 +16,7 @@ import (
 const (
 	DefaultBreakerFails  = 5                      // failed tries in a row that eject an endpoint
 	DefaultSilentFails   = 2                      // tries in a row with no answer at all that eject an endpoint
+	probes               = 3                      // tries let through to an endpoint whose ejection ran out (half-open), before it is trusted again
 	DefaultBreakerPeriod = 2 * time.Second        // the first ejection; each one after a failed probe lasts twice as long
 	DefaultMaxEjection   = 10 * time.Second       // the longest ejection
 	minSilentBudget      = 100 * time.Millisecond // a try given less time says little when it goes unanswered
@@ -55,7 +56,7 @@ func newEndpoint(dep, addr string, m *Metrics, fails, silentFails int, base, mos
 	}
 	e.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
 		Name:        dep + "@" + addr,
-		MaxRequests: 3, // probes let through while half-open
+		MaxRequests: probes,
 		Timeout:     base,
 		ReadyToTrip: func(cn gobreaker.Counts) bool {
 			return cn.ConsecutiveFailures >= uint32(fails) || e.silent.Load() >= int32(silentFails)
@@ -96,6 +97,24 @@ func ejection(base, most time.Duration, n int32) time.Duration {
 // half-open (and lets probes through) no sooner.
 func (e *endpoint) ejected(now time.Time) bool {
 	return now.UnixNano() < e.until.Load() || e.breaker.State() == gobreaker.StateOpen
+}
+
+// probing reports whether the endpoint is half-open with every one of its
+// probes already sent: until they are answered, its breaker refuses any
+// other try at once (gobreaker.ErrTooManyRequests), so a caller that has
+// other endpoints should not pick it.
+func (e *endpoint) probing() bool {
+	if e.breaker.State() != gobreaker.StateHalfOpen {
+		return false
+	}
+	c := e.breaker.Counts()
+	return c.Requests-min(c.Requests, c.TotalExclusions) >= probes
+}
+
+// refused reports whether err is a try the endpoint's own breaker refused
+// before anything was sent.
+func refused(err error) bool {
+	return errors.Is(err, gobreaker.ErrTooManyRequests) || errors.Is(err, gobreaker.ErrOpenState)
 }
 
 // tried records how a try that was sent ended: answered (any status), or not

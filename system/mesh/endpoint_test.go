@@ -89,3 +89,63 @@ func TestEndpointBackAfterEjection(t *testing.T) {
 	defer mu.Unlock()
 	assert.GreaterOrEqual(t, hits, 8, "once it answers its probes the endpoint takes its share again")
 }
+
+// An endpoint whose ejection has run out gets a few probes, and until they
+// are answered its breaker refuses any other try at once. Callers pass it
+// over, and a try it refuses anyway (a race with another caller's probe)
+// sent nothing, so it goes to another endpoint at once, without a retry or
+// the retry budget, even for a call that is not idempotent. Seen before:
+// while a restarted card-processing answered its probes, card-api's
+// authorisations that were sent its way failed "too many requests", about
+// a quarter of card-api's declines in a rolling restart.
+func TestEndpointAnsweringItsProbesIsPassedOver(t *testing.T) {
+	var mu sync.Mutex
+	hang, hits := true, 0
+	back := endpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := hang
+		hits++
+		mu.Unlock()
+		if h {
+			<-r.Context().Done()
+			return
+		}
+		time.Sleep(300 * time.Millisecond) // warming up: slow, but answers
+		mesh.WriteJSON(w, 200, struct{}{})
+	})
+	good := endpoint(t, func(w http.ResponseWriter, r *http.Request) { mesh.WriteJSON(w, 200, struct{}{}) })
+	c := mesh.NewClient("dep", mesh.StaticResolver{back, good}, mesh.NewMetrics("test"),
+		mesh.WithCallTimeout(2*time.Second), mesh.WithEjection(100*time.Millisecond, 100*time.Millisecond),
+		mesh.WithRetryBudget(mesh.NewRetryBudget(0, 0)))
+	// Two unanswered tries eject it.
+	for tries := 0; tries < 2; {
+		_ = c.Do(context.Background(), mesh.Call{Method: http.MethodGet, Path: "/x", Timeout: 200 * time.Millisecond}, nil)
+		mu.Lock()
+		tries = hits
+		mu.Unlock()
+	}
+	mu.Lock()
+	hang, hits = false, 0
+	mu.Unlock()
+	time.Sleep(150 * time.Millisecond) // the ejection has run out: the next tries are probes
+
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Not idempotent, and no retry budget: one try each, unless
+			// a breaker refused it before anything was sent.
+			errs[i] = c.Do(context.Background(), mesh.Call{Method: http.MethodPost, Path: "/x"}, nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "call %d", i)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Positive(t, hits, "the endpoint got its probes")
+	assert.LessOrEqual(t, hits, 3, "only its probes reached the endpoint answering them")
+}
