@@ -17,11 +17,19 @@ const maxConflicts = 16
 
 // apply appends e to the account's ledger with optimistic concurrency: it
 // starts from the projection's view of the account and, when the ledger
-// says the account moved on, reads the ledger's last entry and tries again.
+// says the account moved on (another replica wrote), reads the ledger's last
+// entry and tries again. Within this replica, writes to one account take
+// turns (accountQueue), so the projection it starts from is the one its
+// predecessor left.
 // When allow refuses the current balance, a zero-amount KindDeclined marker
 // is appended under e's key instead. It returns the stored entry, which is
 // the earlier one when the key was already in the ledger.
 func (s *service) apply(ctx context.Context, e transactions.Entry, allow func(Balance) bool) (transactions.Entry, error) {
+	done, err := s.turns.wait(ctx, e.Account)
+	if err != nil {
+		return transactions.Entry{}, err
+	}
+	defer done()
 	cur, err := s.current(ctx, e.Account, false)
 	if err != nil {
 		return transactions.Entry{}, err

@@ -21,6 +21,7 @@ type service struct {
 	ledger *mesh.Client
 	proj   jetstream.KeyValue // account -> Balance
 	idem   jetstream.KeyValue // key -> Outcome
+	turns  accountQueue       // one write at a time to each account
 }
 
 // Setup wires the balance service into p.

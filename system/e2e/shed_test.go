@@ -3,9 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,7 +86,7 @@ func TestCardAPIShedsLoadWhenCardProcessingIsSlow(t *testing.T) {
 	}
 	var counted float64
 	for _, in := range p.Instances("card-api") {
-		counted += shedCount(t, in.Addr)
+		counted += metricSum(t, in.Addr, mesh.MetricShed)
 	}
 	assert.GreaterOrEqual(t, counted, float64(len(shed)), "%s counts what card-api shed", mesh.MetricShed)
 	require.Eventually(t, func() bool {
@@ -100,23 +98,4 @@ func TestCardAPIShedsLoadWhenCardProcessingIsSlow(t *testing.T) {
 		}
 		return a.OK
 	}, 30*time.Second, 500*time.Millisecond, "every shed authorisation voided, with no money moved, and a clean audit")
-}
-
-// shedCount reads card-api's bank_shed_total from its metrics.
-func shedCount(t *testing.T, addr string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var n float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, mesh.MetricShed+"{") {
-			var v float64
-			_, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
-			require.NoError(t, err, line)
-			n += v
-		}
-	}
-	return n
 }
