@@ -31,6 +31,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/faultline/faultline/kind/scratchimage"
 )
 
 //go:embed files
@@ -319,7 +321,7 @@ func writeNodeImage(ctx context.Context, root, work string, img Image) error {
 	if err != nil {
 		return err
 	}
-	image, err := imageOf(l, v1.Config{Entrypoint: []string{"/usr/local/bin/entrypoint", "/sbin/init"},
+	image, err := scratchimage.Image(l, v1.Config{Entrypoint: []string{"/usr/local/bin/entrypoint", "/sbin/init"},
 		Env: []string{"container=docker"}, StopSignal: "SIGRTMIN+3"})
 	if err != nil {
 		return err

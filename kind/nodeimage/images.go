@@ -1,104 +1,25 @@
 package nodeimage
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/faultline/faultline/kind/scratchimage"
 )
-
-// entry is one file of an image layer: read from src (a host path), or a
-// symlink to link, at dst inside the image.
-type entry struct {
-	dst, src, link string
-	mode           int64
-}
-
-// layer is an image layer of entries, written with fixed times and owners
-// so that the same inputs give the same digest.
-func layer(entries []entry) (v1.Layer, error) {
-	sort.Slice(entries, func(i, j int) bool { return entries[i].dst < entries[j].dst })
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	dirs := map[string]bool{}
-	var mkdirs func(string) error
-	mkdirs = func(d string) error {
-		if d == "." || d == "/" || d == "" || dirs[d] {
-			return nil
-		}
-		if err := mkdirs(path.Dir(d)); err != nil {
-			return err
-		}
-		dirs[d] = true
-		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(d, "/") + "/", Mode: 0o755, ModTime: time.Unix(0, 0)})
-	}
-	for _, e := range entries {
-		name := strings.TrimPrefix(e.dst, "/")
-		if err := mkdirs(path.Dir(e.dst)); err != nil {
-			return nil, err
-		}
-		if e.link != "" {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: e.link, Mode: 0o777, ModTime: time.Unix(0, 0)}); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		b, err := os.ReadFile(e.src)
-		if err != nil {
-			return nil, err
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: e.mode, Size: int64(len(b)), ModTime: time.Unix(0, 0)}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
-		tarball.WithCompressionLevel(gzip.BestSpeed))
-}
-
-// imageOf is an image of one layer with the configuration c, run as on
-// any Linux machine of this architecture; PATH is put before c's Env.
-func imageOf(l v1.Layer, c v1.Config) (v1.Image, error) {
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Created = v1.Time{Time: time.Unix(0, 0)}
-	c.Env = append([]string{"PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"}, c.Env...)
-	cf.Config = c
-	return mutate.ConfigFile(img, cf)
-}
 
 // kubeadmImages asks the built kubeadm which images a control plane of
 // version needs, exactly as kubeadm will name them.
@@ -128,14 +49,14 @@ func controlPlaneImages(ctx context.Context, refs []string, bins map[string]stri
 		}
 		repo := r.Context().RepositoryStr()
 		base := path.Base(repo)
-		var entries []entry
+		var entries []scratchimage.File
 		var entrypoint []string
 		switch base {
 		case "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd":
-			entries = []entry{{dst: "/usr/local/bin/" + base, src: bins[base], mode: 0o755}}
+			entries = []scratchimage.File{{Dst: "/usr/local/bin/" + base, Src: bins[base], Mode: 0o755}}
 			entrypoint = []string{"/usr/local/bin/" + base}
 		case "kube-proxy":
-			entries = []entry{{dst: "/usr/local/bin/kube-proxy", src: bins[base], mode: 0o755}}
+			entries = []scratchimage.File{{Dst: "/usr/local/bin/kube-proxy", Src: bins[base], Mode: 0o755}}
 			ipt, err := iptablesEntries(ctx, root)
 			if err != nil {
 				return fmt.Errorf("kube-proxy's iptables: %w", err)
@@ -143,21 +64,21 @@ func controlPlaneImages(ctx context.Context, refs []string, bins map[string]stri
 			entries = append(entries, ipt...)
 			entrypoint = []string{"/usr/local/bin/kube-proxy"}
 		case "coredns", "pause", "podnet":
-			entries = []entry{{dst: "/" + base, src: bins[base], mode: 0o755}}
+			entries = []scratchimage.File{{Dst: "/" + base, Src: bins[base], Mode: 0o755}}
 			entrypoint = []string{"/" + base}
 		default:
 			return fmt.Errorf("kubeadm lists an image this build does not know: %s", ref)
 		}
 		for _, e := range entries {
-			if e.link == "" && e.src == "" {
-				return fmt.Errorf("image %s: no binary for %s", ref, e.dst)
+			if e.Link == "" && e.Src == "" {
+				return fmt.Errorf("image %s: no binary for %s", ref, e.Dst)
 			}
 		}
-		l, err := layer(entries)
+		l, err := scratchimage.Layer(entries)
 		if err != nil {
 			return fmt.Errorf("image %s: %w", ref, err)
 		}
-		img, err := imageOf(l, v1.Config{Entrypoint: entrypoint})
+		img, err := scratchimage.Image(l, v1.Config{Entrypoint: entrypoint})
 		if err != nil {
 			return fmt.Errorf("image %s: %w", ref, err)
 		}
@@ -179,7 +100,7 @@ var lddLibrary = regexp.MustCompile(`(/\S+)\s+\(0x`)
 // iptablesEntries are kube-proxy's iptables, conntrack and nft with every
 // library they load, and the iptables commands as links (the nft
 // backend, Debian's default).
-func iptablesEntries(ctx context.Context, root string) ([]entry, error) {
+func iptablesEntries(ctx context.Context, root string) ([]scratchimage.File, error) {
 	files := map[string]bool{}
 	// The extensions iptables loads at run time need libraries of their
 	// own (libxt_statistic needs libm): ldd them too.
@@ -202,18 +123,18 @@ func iptablesEntries(ctx context.Context, root string) ([]entry, error) {
 			}
 		}
 	}
-	var es []entry
+	var es []scratchimage.File
 	for f := range files {
 		real, err := resolveIn(root, f)
 		if err != nil {
 			return nil, err
 		}
-		es = append(es, entry{dst: f, src: real, mode: 0o755})
+		es = append(es, scratchimage.File{Dst: f, Src: real, Mode: 0o755})
 	}
 	for _, c := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"} {
-		es = append(es, entry{dst: "/usr/sbin/" + c, link: "xtables-nft-multi"},
-			entry{dst: "/usr/sbin/" + strings.Replace(c, "tables", "tables-legacy", 1), link: "xtables-legacy-multi"},
-			entry{dst: "/usr/sbin/" + strings.Replace(c, "tables", "tables-nft", 1), link: "xtables-nft-multi"})
+		es = append(es, scratchimage.File{Dst: "/usr/sbin/" + c, Link: "xtables-nft-multi"},
+			scratchimage.File{Dst: "/usr/sbin/" + strings.Replace(c, "tables", "tables-legacy", 1), Link: "xtables-legacy-multi"},
+			scratchimage.File{Dst: "/usr/sbin/" + strings.Replace(c, "tables", "tables-nft", 1), Link: "xtables-nft-multi"})
 	}
 	return es, nil
 }

@@ -5,20 +5,16 @@
 package kind
 
 import (
-	"archive/tar"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/faultline/faultline/kind/scratchimage"
 )
 
 // Image is the bank's image: its reference and a docker-loadable archive.
@@ -40,27 +36,11 @@ func BankImage(bin, cacheDir string) (Image, error) {
 	if _, err := os.Stat(img.Archive); err == nil {
 		return img, nil
 	}
-	st, err := os.Stat(bin)
+	layer, err := scratchimage.Layer([]scratchimage.File{{Dst: "/bank", Src: bin, Mode: 0o755}})
 	if err != nil {
 		return img, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return oneFileTar("bank", bin, st.Size()) })
-	if err != nil {
-		return img, err
-	}
-	base, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return img, err
-	}
-	cf, err := base.ConfigFile()
-	if err != nil {
-		return img, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Created = v1.Time{Time: time.Unix(0, 0)}
-	cf.Config = v1.Config{Entrypoint: []string{"/bank"}, User: fmt.Sprint(NonRoot)}
-	out, err := mutate.ConfigFile(base, cf)
+	out, err := scratchimage.Image(layer, v1.Config{Entrypoint: []string{"/bank"}, User: fmt.Sprint(NonRoot)})
 	if err != nil {
 		return img, err
 	}
@@ -73,27 +53,4 @@ func BankImage(bin, cacheDir string) (Image, error) {
 		return img, fmt.Errorf("write the bank's image: %w", err)
 	}
 	return img, os.Rename(tmp, img.Archive)
-}
-
-// oneFileTar streams a tar of one executable file, name, read from src,
-// with fixed times and owners so that the same binary gives the same layer.
-func oneFileTar(name, src string, size int64) (io.ReadCloser, error) {
-	f, err := os.Open(src)
-	if err != nil {
-		return nil, err
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		defer f.Close()
-		tw := tar.NewWriter(pw)
-		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: size, ModTime: time.Unix(0, 0)})
-		if err == nil {
-			_, err = io.Copy(tw, f)
-		}
-		if err == nil {
-			err = tw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	return pr, nil
 }
