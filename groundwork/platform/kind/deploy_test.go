@@ -37,6 +37,8 @@ import (
 //     their node): each old incarnation is gone, a new one runs and is
 //     ready again;
 //   - transactions-0 is frozen (SIGSTOP) and thawed;
+//   - cards-0 is squeezed to a quarter of a core by a CFS quota, and the
+//     quota lifted;
 //   - a 300 ms latency toxic on card-processing-0 -> balance-0 is listed by
 //     that pod's sidecar, then removed;
 //   - card-processing-0's pod is deleted with its grace period, and a new
@@ -150,6 +152,19 @@ func TestKindPlatform(t *testing.T) {
 	require.NoError(t, fr.Thaw(ctx, "freeze-1"))
 	require.Eventually(t, func() bool { st, _ := sig.State("transactions-0", target); return st == platform.Running }, 10*time.Second, 100*time.Millisecond)
 
+	// cards-0 squeezed to a quarter of a core (a CFS quota, as a CPU limit
+	// is), then given it back.
+	squeezed, _ := sig.Incarnation("cards-0")
+	applied, err := p.(platform.Pressure).CPUPressure(ctx, "cpu-1", []platform.Target{{Instance: "cards-0", Incarnation: squeezed}}, 3)
+	require.NoError(t, err)
+	ev, err := applied.Verify(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, ev, "25000 µs per 100000 µs")
+	t.Logf("%s", ev)
+	require.NoError(t, applied.Undo(ctx))
+	_, err = applied.Verify(ctx)
+	require.Error(t, err, "the quota is lifted")
+
 	links := p.(platform.Links).Links("card-processing-0", "balance-0")
 	require.Len(t, links, 1)
 	require.NoError(t, links[0].AddToxic(platform.Toxic{Name: "kindtest", Type: "latency", Stream: "downstream", Toxicity: 1,
@@ -195,7 +210,7 @@ func TestKindPlatform(t *testing.T) {
 	lost, err := nodes.FailNode(ctx, "node-1", node, platform.NodeLost)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = lost.Undo(context.Background()) })
-	ev, err := lost.Verify(ctx)
+	ev, err = lost.Verify(ctx)
 	require.NoError(t, err)
 	t.Logf("%s", ev)
 	auth(4)
