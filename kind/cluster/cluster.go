@@ -7,6 +7,8 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -74,6 +76,19 @@ func Ensure(ctx context.Context, o Options) (Cluster, error) {
 	if err != nil {
 		return c, fmt.Errorf("list kind clusters: %w", err)
 	}
+	recipe, err := recipeOf(o.Config, o.Image)
+	if err != nil {
+		return c, err
+	}
+	if slices.Contains(names, o.Name) {
+		if made, _ := os.ReadFile(recipeFile(o.Kubeconfig)); string(made) != recipe {
+			fmt.Fprintf(o.Out, "kind: cluster %s was not made from %s and %s as they are now: deleting it to create it again\n", o.Name, filepath.Base(o.Config), o.Image)
+			if err := p.Delete(o.Name, o.Kubeconfig); err != nil {
+				return c, fmt.Errorf("delete kind cluster %s, made from another configuration or node image: %w", o.Name, err)
+			}
+			names = slices.DeleteFunc(names, func(n string) bool { return n == o.Name })
+		}
+	}
 	if slices.Contains(names, o.Name) {
 		if err := p.ExportKubeConfig(o.Name, o.Kubeconfig, false); err != nil {
 			return c, fmt.Errorf("kind cluster %s exists but its kubeconfig cannot be read: %w", o.Name, err)
@@ -104,6 +119,9 @@ func Ensure(ctx context.Context, o Options) (Cluster, error) {
 	if err := keepDNSInside(ctx, o.Name); err != nil {
 		return c, fmt.Errorf("kind cluster %s: keep DNS inside the cluster: %w", o.Name, err)
 	}
+	if err := os.WriteFile(recipeFile(o.Kubeconfig), []byte(recipe), 0o600); err != nil {
+		return c, err
+	}
 	c.Created, c.Took = true, time.Since(start)
 	fmt.Fprintf(o.Out, "kind: cluster %s created in %v\n", o.Name, c.Took.Round(time.Second))
 	return c, nil
@@ -115,8 +133,31 @@ func Delete(name string) error {
 	if name == "" {
 		name = DefaultName
 	}
-	return provider().Delete(name, DefaultKubeconfig(name))
+	if err := provider().Delete(name, DefaultKubeconfig(name)); err != nil {
+		return err
+	}
+	if err := os.Remove(recipeFile(DefaultKubeconfig(name))); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
+
+// recipeOf is what a cluster is made from: its configuration's content and
+// its node image's reference, hashed. A cluster made from another recipe
+// is deleted and made again, so that an edit to kind-config.yaml (or a new
+// node image) always takes effect.
+func recipeOf(config, image string) (string, error) {
+	b, err := os.ReadFile(config)
+	if err != nil {
+		return "", fmt.Errorf("read the kind configuration: %w", err)
+	}
+	h := sha256.Sum256(append(append(b, 0), image...))
+	return hex.EncodeToString(h[:]), nil
+}
+
+// recipeFile keeps, next to a cluster's kubeconfig, the recipe it was made
+// from.
+func recipeFile(kubeconfig string) string { return kubeconfig + ".recipe" }
 
 // DefaultKubeconfig is where a cluster's kubeconfig is kept: beside the
 // node images (nodeimage.DefaultCache).
