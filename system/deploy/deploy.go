@@ -117,6 +117,28 @@ type svcView struct {
 	Args  string // the bank container's arguments, as a YAML flow list
 	Links string // BANK_SIDECAR_LINKS
 	Entry int    // NodePort, when an entry point
+	CPU   string // the bank container's CPU request
+}
+
+// CPU requests, by tier. A request is what a container is guaranteed
+// when its node is short of CPU (its cgroup's cpu.shares): sized by tier,
+// a saturated node serves the card path before the emoji service, as a
+// bank's own manifests would. No CPU limits: a limit throttles a
+// container even on an idle node.
+const (
+	StoreCPU   = "250m"
+	SidecarCPU = "10m"
+)
+
+// CPURequest is the bank container's CPU request for a service of tier.
+func CPURequest(tier int) string {
+	switch tier {
+	case 0:
+		return "100m"
+	case 1:
+		return "50m"
+	}
+	return "20m"
 }
 
 // Write renders the manifests to w.
@@ -164,13 +186,13 @@ func Write(w io.Writer, o Options) error {
 			quoted[i] = fmt.Sprintf("%q", a)
 		}
 		svcs = append(svcs, svcView{Service: s, Args: "[" + strings.Join(quoted, ", ") + "]",
-			Links: strings.Join(links, ";"), Entry: EntryNodePorts[s.Name]})
+			Links: strings.Join(links, ";"), Entry: EntryNodePorts[s.Name], CPU: CPURequest(s.Tier)})
 	}
 	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "Image": o.Image, "Run": o.Run, "Port": Port,
 		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
 		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
 		"StoreClient": StoreClient, "StoreCluster": StoreCluster, "StoreMonitor": StoreMonitor,
-		"PreStop": PreStopSeconds, "Grace": GraceSeconds, "Services": svcs})
+		"PreStop": PreStopSeconds, "Grace": GraceSeconds, "Services": svcs, "StoreCPU": StoreCPU, "SidecarCPU": SidecarCPU})
 }
 
 // dict builds a map for a template call: dict "k1" v1 "k2" v2.
@@ -237,8 +259,8 @@ spec:
         - {name: monitor, containerPort: {{.StoreMonitor}}}
         startupProbe: {httpGet: {path: /healthz, port: {{.StoreMonitor}}}, periodSeconds: 1, failureThreshold: 120}
         livenessProbe: {httpGet: {path: /healthz, port: {{.StoreMonitor}}}, periodSeconds: 5, failureThreshold: 3}
-        readinessProbe: {httpGet: {path: /healthz, port: {{.StoreMonitor}}}, periodSeconds: 1, failureThreshold: 2}
-        resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 512Mi}}
+        readinessProbe: {httpGet: {path: /healthz, port: {{.StoreMonitor}}}, periodSeconds: 1, failureThreshold: 3}
+        resources: {requests: {cpu: {{.StoreCPU}}, memory: 64Mi}, limits: {memory: 512Mi}}
         securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
         volumeMounts: [{name: data, mountPath: /data}]
 {{- if .StorageClass}}
@@ -316,7 +338,7 @@ spec:
         env:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
         - {name: BANK_SIDECAR_LINKS, value: "{{.Links}}"}
-        resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 128Mi}}
+        resources: {requests: {cpu: {{$.SidecarCPU}}, memory: 16Mi}, limits: {memory: 128Mi}}
         securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
       containers:
       - name: bank
@@ -328,9 +350,9 @@ spec:
         ports: [{name: http, containerPort: {{$.Port}}}]
         startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 120}
         livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 5, failureThreshold: 3}
-        readinessProbe: {httpGet: {path: /readyz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 1}
+        readinessProbe: {httpGet: {path: /readyz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 3}
         lifecycle: {preStop: {sleep: {seconds: {{$.PreStop}}}}}
-        resources: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 256Mi}}
+        resources: {requests: {cpu: {{.CPU}}, memory: 32Mi}, limits: {memory: 256Mi}}
         securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 {{- if ge .Replicas 2}}
 ---
