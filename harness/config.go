@@ -21,7 +21,8 @@ import (
 type Config struct {
 	Platform  string  // FAULTLINE_PLATFORM: a registered platform (platform.Names); local by default
 	Scale     float64 // FAULTLINE_SCALE: multiplies every scenario duration (default 1; 0.4 in -short)
-	Rate      float64 // FAULTLINE_RATE: multiplies every load rate (default 1; see Scenario.rates for shortened runs)
+	Rate      float64 // FAULTLINE_RATE: multiplies every load rate (default 1, or the platform's share on this machine; see Scenario.rates for shortened runs)
+	RateWhy   string  // why Rate is below 1 when the platform chose it
 	Seed      int64   // FAULTLINE_SEED: seeds data, load and fault targets (default 1)
 	Customers int     // FAULTLINE_CUSTOMERS (default 200)
 	RunsDir   string  // FAULTLINE_RUNS: where run folders go (default <module>/runs)
@@ -54,6 +55,10 @@ func LoadConfig(short bool) (Config, error) {
 	}
 	if c.Scale, err = envFloat("FAULTLINE_SCALE", c.Scale); err != nil {
 		return c, err
+	}
+	c.Rate, c.RateWhy = platform.LoadShare(c.Platform)
+	if os.Getenv("FAULTLINE_RATE") != "" {
+		c.RateWhy = ""
 	}
 	if c.Rate, err = envFloat("FAULTLINE_RATE", c.Rate); err != nil {
 		return c, err

@@ -202,6 +202,9 @@ func (s *suite) ensure() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		progress("starting the bank on %s (run folder %s)", p.Name(), s.dir)
+		if s.cfg.RateWhy != "" {
+			progress("load at %.2g of the default: %s", s.cfg.Rate, s.cfg.RateWhy)
+		}
 		if s.startErr = p.Start(ctx); s.startErr != nil {
 			return
 		}

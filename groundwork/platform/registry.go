@@ -26,6 +26,23 @@ type Registration struct {
 	// journal.Orphans) and removes them. Entries whose undoing needs what
 	// is not there (a deleted cluster) are removed with a Skip saying so.
 	Reap func(dir string, entries []journal.Entry) journal.Reaped
+	// LoadShare, if set, is the share of the default load the platform
+	// carries on this machine when the run does not choose one
+	// (FAULTLINE_RATE), with the reason: a platform that takes much of the
+	// machine for itself leaves the bank less.
+	LoadShare func() (share float64, why string)
+}
+
+// LoadShare returns the share of the default load the platform called
+// name carries on this machine by default: 1, unless it says otherwise.
+func LoadShare(name string) (float64, string) {
+	regMu.Lock()
+	r, ok := reg[name]
+	regMu.Unlock()
+	if !ok || r.LoadShare == nil {
+		return 1, ""
+	}
+	return r.LoadShare()
 }
 
 var (

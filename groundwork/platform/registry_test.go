@@ -30,6 +30,22 @@ func init() {
 			}
 			return journal.Reaped{Entries: len(es)}
 		}})
+	platform.Register(platform.Registration{Name: "small",
+		Open:      func(platform.Options) (platform.Platform, error) { return stub{}, nil },
+		Reap:      func(string, []journal.Entry) journal.Reaped { return journal.Reaped{} },
+		LoadShare: func() (float64, string) { return 0.5, "half a machine" }})
+}
+
+// TestLoadShareByPlatform: a platform that says how much of the default
+// load it carries here is taken at its word, with its reason; the others
+// carry all of it.
+func TestLoadShareByPlatform(t *testing.T) {
+	share, why := platform.LoadShare("small")
+	assert.Equal(t, 0.5, share)
+	assert.Equal(t, "half a machine", why)
+	share, why = platform.LoadShare("stub")
+	assert.Equal(t, 1.0, share)
+	assert.Empty(t, why)
 }
 
 // TestOpenByName: a registered platform opens by name and stamps its name
@@ -48,7 +64,7 @@ func TestOpenByName(t *testing.T) {
 	assert.Equal(t, "stub", es[0].Platform)
 
 	_, err = platform.Open("nowhere", platform.Options{Journal: j})
-	require.ErrorContains(t, err, `no platform "nowhere": this build has stub`)
+	require.ErrorContains(t, err, `no platform "nowhere": this build has small, stub`)
 	assert.Panics(t, func() { platform.Register(platform.Registration{Name: "stub"}) })
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,7 +32,26 @@ const (
 )
 
 func init() {
-	platform.Register(platform.Registration{Name: Name, Open: open, Reap: Reap})
+	platform.Register(platform.Registration{Name: Name, Open: open, Reap: Reap, LoadShare: loadShare})
+}
+
+// fullLoadCores is how many cores the bank on kind needs for the default
+// load. On 2 cores the cluster's own work (kubelets, containerd, the
+// control plane, one sidecar per pod, every call crossing pod networks)
+// kept the machine 96-98% busy at the default load before any fault, and
+// about 90% busy at half of it through a suite, where one replica's kill
+// took the card path down for seconds; at a quarter of it the same kill
+// was absorbed (docs/KIND.md, "What the cluster costs").
+const fullLoadCores = 8
+
+// loadShare scales the default load to this machine's cores, up to all of
+// it from fullLoadCores.
+func loadShare() (float64, string) {
+	n := runtime.NumCPU()
+	if n >= fullLoadCores {
+		return 1, ""
+	}
+	return float64(n) / fullLoadCores, fmt.Sprintf("kind on %d cores carries %d/%d of the default load (FAULTLINE_RATE overrides)", n, n, fullLoadCores)
 }
 
 // Platform is the bank in a kind cluster: the kube platform on the
