@@ -8,9 +8,10 @@ import (
 )
 
 // CPUPressure squeezes the selected instances' CPU (platform.Pressure: on
-// local, pinned to one core shared with Burners busy processes), so that
-// they get a fraction of a CPU, like a noisy neighbour or a tight CPU
-// limit. Recover gives it back, to the incarnations that still run.
+// local, pinned to one core shared with Burners busy processes; on kind, a
+// CFS quota of the same share of a core), so that they get a fraction of a
+// CPU, like a noisy neighbour or a tight CPU limit. Recover gives it back,
+// to the incarnations that still run.
 type CPUPressure struct {
 	Target  Selector
 	Burners int // default 2
