@@ -56,8 +56,11 @@ storm; no money moves twice.`,
 				if retries > allowed {
 					r.Verdict, r.Summary = check.Invalid, "retry storm: "+r.Summary
 				}
-				if a.denied-b.denied == 0 {
-					r.Verdict, r.Summary = check.Invalid, "the retry budget never refused a retry: "+r.Summary
+				if a.denied-b.denied == 0 && retries <= allowed {
+					// Nothing pressed the budget (a shortened fault, or less
+					// load reaching balance): it had no retry to refuse, so
+					// whether it would have is not known.
+					r.Verdict, r.Summary = check.Unknown, "the retries never pressed the budget, which refused none: "+r.Summary
 				}
 				return r
 			},
