@@ -19,9 +19,10 @@ type CPUPressure struct {
 	applied platform.Applied
 }
 
-// Name implements Fault.
+// Name implements Fault. It names the share, not the mechanism: kind
+// starts no burner, it writes the same share as a quota.
 func (c *CPUPressure) Name() string {
-	return fmt.Sprintf("CPU pressure (%d burners) on %s", c.count(), c.Target)
+	return fmt.Sprintf("CPU pressure (a core shared with %d busy neighbours) on %s", c.count(), c.Target)
 }
 
 func (c *CPUPressure) count() int {
