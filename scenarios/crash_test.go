@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform/local"
 	"github.com/faultline/faultline/harness"
 )
 
@@ -37,6 +38,12 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a second bank")
 	}
+	cfg, err := harness.LoadConfig(false)
+	require.NoError(t, err)
+	if cfg.Platform != local.Name {
+		t.Skipf("checks the host processes a killed run leaves, which only the local platform starts; "+
+			"on %s a second bank cannot share the cluster's entry points (NodePorts 30080 and 30081)", cfg.Platform)
+	}
 	state := t.TempDir()
 	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestCrashChild$", "-v", ".")
 	cmd.Env = append(os.Environ(), "FAULTLINE_CRASH_CHILD=1", "FAULTLINE_STATE="+state, "FAULTLINE_RUNS="+t.TempDir(), "FAULTLINE_CUSTOMERS=20")
@@ -46,20 +53,32 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
-	injected := make(chan struct{})
+	injected, ended := make(chan struct{}), make(chan []string, 1)
 	go func() {
+		var last []string // the child's last lines, should it end first
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "injected pause") {
 				close(injected)
 				break
 			}
+			last = append(last, sc.Text())
+			if len(last) > 20 {
+				last = last[1:]
+			}
 		}
+		ended <- last
 		for sc.Scan() {
 		}
 	}()
 	select {
 	case <-injected:
+	case last := <-ended:
+		select {
+		case <-injected:
+		default:
+			t.Fatalf("the child run ended before it injected its fault; its last lines:\n%s", strings.Join(last, "\n"))
+		}
 	case <-time.After(5 * time.Minute):
 		t.Fatal("the child run never injected its fault")
 	}
