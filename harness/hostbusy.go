@@ -26,9 +26,16 @@ const HostBusyLimit = 0.05
 // busyHostJudged names the checks a busy host can spoil.
 var busyHostJudged = map[string]bool{"slo": true, "tier-contract": true, "recovery": true}
 
+// hostJudged says whether a busy host may have spoilt c: a service level
+// check, or an AnsweredWithin check whose every miss was answered, late.
+func hostJudged(c check.Result) bool {
+	return busyHostJudged[c.Check] || c.Window != "" && strings.HasPrefix(c.Summary, lateAnswers)
+}
+
 // hostCheck reports how busy the machine was with work outside the run in
 // each window, and turns each invalid slo, tier-contract or recovery
-// verdict of a window above HostBusyLimit into unknown with that reason:
+// verdict (and each deadline missed only by late answers) of a window above
+// HostBusyLimit into unknown with that reason:
 // every latency miss, and a failure or a slow recovery when another journey
 // missed in the same window too (a starved host slows everything) or when
 // most of the journey's failures ran out of time (a starved host fails the
@@ -67,7 +74,7 @@ func hostCheck(res *result.Scenario, ws check.Windows, ops []history.Op) check.R
 		return c.Window
 	}
 	for _, c := range res.Checks {
-		if c.Verdict == check.Invalid && busyHostJudged[c.Check] {
+		if c.Verdict == check.Invalid && hostJudged(c) {
 			if missed[group(c)] == nil {
 				missed[group(c)] = map[string]bool{}
 			}
@@ -76,7 +83,7 @@ func hostCheck(res *result.Scenario, ws check.Windows, ops []history.Op) check.R
 	}
 	excused, kept := 0, 0
 	for i, c := range res.Checks {
-		if c.Verdict != check.Invalid || !busyHostJudged[c.Check] {
+		if c.Verdict != check.Invalid || !hostJudged(c) {
 			continue
 		}
 		win := c.Window

@@ -457,8 +457,8 @@ func AnsweredWithin(name, journey string, bound time.Duration) Check {
 // faults were on (tried: when each key's latest superseded attempt ended;
 // perTry: the client's own per-attempt timeout).
 func judgeAnswered(journey string, ops []history.Op, tried map[string]time.Duration, bound, perTry time.Duration) check.Result {
-	r := check.Result{Journey: journey, Verdict: check.Valid}
-	n, failed, hung, impatient := 0, 0, 0, 0
+	r := check.Result{Journey: journey, Window: check.During, Verdict: check.Valid}
+	n, failed, hung, unansweredN, impatient := 0, 0, 0, 0, 0
 	var slowest time.Duration
 	for _, o := range ops {
 		n++
@@ -481,6 +481,9 @@ func judgeAnswered(journey string, ops []history.Op, tried map[string]time.Durat
 		}
 		if o.Latency > bound || unanswered {
 			hung++
+			if unanswered {
+				unansweredN++
+			}
 			if len(r.Examples) < check.MaxExamples {
 				r.Examples = append(r.Examples, check.DescribeOp(o))
 			}
@@ -494,11 +497,19 @@ func judgeAnswered(journey string, ops []history.Op, tried map[string]time.Durat
 	switch {
 	case n == 0:
 		r.Verdict = check.Unknown
+	case hung > 0 && unansweredN == 0:
+		r.Verdict, r.Summary = check.Invalid, lateAnswers+r.Summary
 	case hung > 0:
 		r.Verdict, r.Summary = check.Invalid, "not answered within the deadline: "+r.Summary
 	}
 	return r
 }
+
+// lateAnswers begins the summary of an AnsweredWithin miss in which every
+// request was answered, some after the bound: a latency miss, which the
+// host check may put down to a busy host (a request left unanswered it
+// may not).
+const lateAnswers = "answered, but later than the deadline: "
 
 // lastTries maps each key of journey to when its latest superseded
 // attempt ended.
