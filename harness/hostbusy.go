@@ -29,7 +29,7 @@ var busyHostJudged = map[string]bool{"slo": true, "tier-contract": true, "recove
 // hostJudged says whether a busy host may have spoilt c: a service level
 // check, or an AnsweredWithin check whose every miss was answered, late.
 func hostJudged(c check.Result) bool {
-	return busyHostJudged[c.Check] || c.Window != "" && strings.HasPrefix(c.Summary, lateAnswers)
+	return busyHostJudged[c.Check] || strings.HasPrefix(c.Summary, lateAnswers)
 }
 
 // hostCheck reports how busy the machine was with work outside the run in

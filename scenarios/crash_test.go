@@ -53,14 +53,18 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
+	// injected closes when the child has injected its fault; ended gets
+	// the child's last lines if its output ends first.
 	injected, ended := make(chan struct{}), make(chan []string, 1)
 	go func() {
-		var last []string // the child's last lines, should it end first
+		var last []string
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "injected pause") {
 				close(injected)
-				break
+				for sc.Scan() {
+				}
+				return
 			}
 			last = append(last, sc.Text())
 			if len(last) > 20 {
@@ -68,17 +72,11 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 			}
 		}
 		ended <- last
-		for sc.Scan() {
-		}
 	}()
 	select {
 	case <-injected:
 	case last := <-ended:
-		select {
-		case <-injected:
-		default:
-			t.Fatalf("the child run ended before it injected its fault; its last lines:\n%s", strings.Join(last, "\n"))
-		}
+		t.Fatalf("the child run ended before it injected its fault; its last lines:\n%s", strings.Join(last, "\n"))
 	case <-time.After(5 * time.Minute):
 		t.Fatal("the child run never injected its fault")
 	}
