@@ -38,7 +38,7 @@ func TestBurstSurvivesKills(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
-				cust := d.Customers[10+(w*7+i)%30]
+				cust := d.Customers[loadCustomers+(w*7+i)%loadCustomerCount]
 				id := fmt.Sprintf("burst-%d-%d", w, i)
 				req := cardprocessing.AuthRequest{MessageID: id, CardID: cust.Card, Amount: int64(100 + i%400), Currency: "GBP", Merchant: d.Merchants[i%len(d.Merchants)]}
 				// As the card network does, a message left unanswered is

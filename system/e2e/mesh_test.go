@@ -26,6 +26,17 @@ var (
 	sharedErr  error
 )
 
+// The tests share one seeded bank, so each owns its customers. Customers
+// 0-9 belong to tests that follow one customer's money; the load tests
+// (burst, shed) take customers loadCustomers up to loadCustomers+
+// loadCustomerCount-1, whose voids may still land after the test ends; 40-49
+// belong to tests that need an account no other test writes to, not even
+// late.
+const (
+	loadCustomers     = 10
+	loadCustomerCount = 30
+)
+
 // bank returns the mesh shared by this package's tests, starting it once.
 func bank(t *testing.T) (*local.Platform, seed.Data) {
 	t.Helper()

@@ -48,7 +48,7 @@ func TestCardAPIShedsLoadWhenCardProcessingIsSlow(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				cust := d.Customers[(wave*40+i)%len(d.Customers)]
+				cust := d.Customers[loadCustomers+(wave*40+i)%loadCustomerCount]
 				req := cardprocessing.AuthRequest{MessageID: fmt.Sprintf("shed-%d-%d", wave, i), CardID: cust.Card, Amount: 100, Currency: "GBP", Merchant: d.Merchants[i%len(d.Merchants)]}
 				var resp cardprocessing.AuthResponse
 				start := time.Now()

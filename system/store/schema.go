@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,13 +38,47 @@ const DedupWindow = time.Hour
 // LedgerSubject is the ledger subject of an account.
 func LedgerSubject(account string) string { return "ledger." + account }
 
-// EnsureKV creates or updates a replicated KV bucket.
+// EnsureKV creates a replicated KV bucket, or binds to the one there, and
+// returns it reading from its stream's leader.
+//
+// A bucket is created allowing direct gets, which any replica answers, a
+// follower from behind the latest write: a service that reads back what it
+// has just written (balance reads the projection its last append moved on)
+// would now and then see the older value. EnsureKV turns direct gets off on
+// the bucket's stream and refreshes the configuration the returned bucket's
+// reads go by. It never recreates an existing bucket: CreateKeyValue on
+// one turns direct gets back on.
 func EnsureKV(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Replicas: Replicas(), History: 1})
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Replicas: Replicas(), History: 1})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, bucket)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ensure bucket %s: %w", bucket, err)
 	}
-	return kv, nil
+	for range 5 {
+		// Status refreshes the stream configuration kv's reads consult.
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ensure bucket %s: %w", bucket, err)
+		}
+		bs, ok := st.(*jetstream.KeyValueBucketStatus)
+		if !ok {
+			return nil, fmt.Errorf("ensure bucket %s: status of type %T has no stream configuration", bucket, st)
+		}
+		cfg := bs.StreamInfo().Config
+		if !cfg.AllowDirect && cfg.Replicas == Replicas() {
+			return kv, nil
+		}
+		cfg.AllowDirect, cfg.Replicas = false, Replicas()
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("ensure bucket %s reads from its leader: %w", bucket, err)
+		}
+	}
+	return nil, fmt.Errorf("ensure bucket %s: its stream keeps allowing direct gets", bucket)
 }
 
 // EnsureStream creates or updates one of the bank's streams.
