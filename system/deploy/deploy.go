@@ -80,9 +80,13 @@ func LinkPort(i int) int { return FirstLinkPort + i }
 // PodLink is one link of a service's pods: the callee instance, its
 // address in the cluster and the loopback port the bank calls it through.
 type PodLink struct {
-	Dep      string // callee service, or topology.Store
-	Callee   string // callee instance, e.g. cards-1, store-2
-	Upstream string // host:port in the cluster
+	Dep    string // callee service, or topology.Store
+	Callee string // callee instance, e.g. cards-1, store-2
+	// Upstream is host:port in the cluster, the host fully qualified
+	// (a final dot): a sidecar dials it for each new connection, and a
+	// pod that is not ready has no name, so a relative name would cost
+	// the cluster's DNS a lookup per search domain on every dial to it.
+	Upstream string
 	Port     int
 }
 
@@ -96,14 +100,14 @@ func Links(s topology.Service, namespace string) []PodLink {
 		if dep == topology.Store {
 			for i := range topology.StoreNodes {
 				out = append(out, PodLink{Dep: dep, Callee: fmt.Sprintf("store-%d", i),
-					Upstream: fmt.Sprintf("store-%d.store.%s.svc.cluster.local:%d", i, namespace, StoreClient)})
+					Upstream: fmt.Sprintf("store-%d.store.%s.svc.cluster.local.:%d", i, namespace, StoreClient)})
 			}
 			continue
 		}
 		d, _ := topology.Lookup(dep)
 		for i := range d.Replicas {
 			out = append(out, PodLink{Dep: dep, Callee: fmt.Sprintf("%s-%d", dep, i),
-				Upstream: fmt.Sprintf("%s-%d.%s.%s.svc.cluster.local:%d", dep, i, dep, namespace, Port)})
+				Upstream: fmt.Sprintf("%s-%d.%s.%s.svc.cluster.local.:%d", dep, i, dep, namespace, Port)})
 		}
 	}
 	for i := range out {

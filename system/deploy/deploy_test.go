@@ -109,7 +109,7 @@ func TestEveryInstanceHasItsPodAndLinks(t *testing.T) {
 		require.Len(t, got, len(want), s.Name)
 		for i, l := range want {
 			assert.Equal(t, fmt.Sprintf("$(POD_NAME)->%s=127.0.0.1:%d=%s", l.Callee, l.Port, l.Upstream), got[i])
-			assert.Contains(t, l.Upstream, ".ns1.svc.cluster.local:")
+			assert.Contains(t, l.Upstream, ".ns1.svc.cluster.local.:")
 		}
 		args := fmt.Sprint(bank.get("args"))
 		assert.Contains(t, args, "--admin-listen 127.0.0.1:", "the admin hook only on the pod's loopback")
