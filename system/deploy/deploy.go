@@ -134,6 +134,13 @@ const (
 	SidecarCPU = "10m"
 )
 
+// ServiceGoMaxProcs is GOMAXPROCS in the services' and sidecars'
+// containers (not the store's). Each uses a few percent of a core, and with
+// no CPU limit Go lets as many of its threads run Go code at once as the
+// node has cores: on a 2-core kind machine, some sixty processes each
+// waking two threads to look for work.
+const ServiceGoMaxProcs = 1
+
 // CPURequest is the bank container's CPU request for a service of tier.
 func CPURequest(tier int) string {
 	switch tier {
@@ -196,7 +203,7 @@ func Write(w io.Writer, o Options) error {
 		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
 		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
 		"StoreClient": StoreClient, "StoreCluster": StoreCluster, "StoreMonitor": StoreMonitor,
-		"PreStop": PreStopSeconds, "Grace": GraceSeconds, "Services": svcs, "StoreCPU": StoreCPU, "SidecarCPU": SidecarCPU})
+		"PreStop": PreStopSeconds, "Grace": GraceSeconds, "Services": svcs, "StoreCPU": StoreCPU, "SidecarCPU": SidecarCPU, "GoMaxProcs": ServiceGoMaxProcs})
 }
 
 // dict builds a map for a template call: dict "k1" v1 "k2" v2.
@@ -341,6 +348,7 @@ spec:
         args: ["sidecar", "--api", "127.0.0.1:{{$.SidecarPort}}"]
         env:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: GOMAXPROCS, value: "{{$.GoMaxProcs}}"}
         - {name: BANK_SIDECAR_LINKS, value: "{{.Links}}"}
         resources: {requests: {cpu: {{$.SidecarCPU}}, memory: 16Mi}, limits: {memory: 128Mi}}
         securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
@@ -351,6 +359,7 @@ spec:
         args: {{.Args}}
         env:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: GOMAXPROCS, value: "{{$.GoMaxProcs}}"}
         ports: [{name: http, containerPort: {{$.Port}}}]
         startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 120}
         livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 5, failureThreshold: 3}
