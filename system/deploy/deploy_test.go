@@ -94,6 +94,7 @@ func TestEveryInstanceHasItsPodAndLinks(t *testing.T) {
 		grace, _ := pod.get("terminationGracePeriodSeconds").(float64)
 		assert.Greater(t, grace, preStop+5, "%s: grace covers the pre-stop delay and a drain", s.Name)
 		assert.NotEmpty(t, pod.list("topologySpreadConstraints"))
+		assert.EqualValues(t, deploy.MinReadySeconds, sts.get("spec", "minReadySeconds"), "%s: a rollout waits out its callers' ejections", s.Name)
 
 		sidecars := pod.list("initContainers")
 		require.Len(t, sidecars, 1, s.Name)
@@ -111,6 +112,15 @@ func TestEveryInstanceHasItsPodAndLinks(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("$(POD_NAME)->%s=127.0.0.1:%d=%s", l.Callee, l.Port, l.Upstream), got[i])
 			assert.Contains(t, l.Upstream, ".ns1.svc.cluster.local.:")
 		}
+		for _, c := range []object{bank, sidecars[0]} {
+			var procs string
+			for _, e := range c.list("env") {
+				if e.str("name") == "GOMAXPROCS" {
+					procs = e.str("value")
+				}
+			}
+			assert.Equal(t, fmt.Sprint(deploy.ServiceGoMaxProcs), procs, "%s: %s", s.Name, c.str("name"))
+		}
 		args := fmt.Sprint(bank.get("args"))
 		assert.Contains(t, args, "--admin-listen 127.0.0.1:", "the admin hook only on the pod's loopback")
 		if s.Replicas >= 2 {
@@ -123,6 +133,11 @@ func TestEveryInstanceHasItsPodAndLinks(t *testing.T) {
 	}
 	store := objs["StatefulSet/store"]
 	assert.EqualValues(t, topology.StoreNodes, store.get("spec", "replicas"))
+	storePod := object(store.get("spec", "template", "spec").(map[string]any))
+	spread := storePod.list("topologySpreadConstraints")
+	require.Len(t, spread, 1)
+	assert.Equal(t, "DoNotSchedule", spread[0].str("whenUnsatisfiable"), "store nodes never share a machine that has a free neighbour")
+	assert.Equal(t, "node-role.kubernetes.io/control-plane", storePod.list("tolerations")[0].str("key"))
 	claims := store.list("spec", "volumeClaimTemplates")
 	require.Len(t, claims, 1)
 	assert.Equal(t, "faultline-local", claims[0].str("spec", "storageClassName"))

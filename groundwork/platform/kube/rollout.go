@@ -29,7 +29,8 @@ func (p *Platform) RollOut(ctx context.Context, service string) error {
 }
 
 // RolledOut implements platform.Rollouts: the controller has seen the new
-// template and every pod runs it, ready.
+// template and every pod runs it, ready and available (ready for the
+// StatefulSet's minReadySeconds).
 func (p *Platform) RolledOut(ctx context.Context, service string) (bool, error) {
 	sts, err := p.cs.AppsV1().StatefulSets(p.o.Namespace).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
@@ -41,5 +42,5 @@ func (p *Platform) RolledOut(ctx context.Context, service string) (bool, error) 
 	}
 	st := sts.Status
 	return st.ObservedGeneration >= sts.Generation && st.UpdateRevision != "" && st.CurrentRevision == st.UpdateRevision &&
-		st.UpdatedReplicas == want && st.ReadyReplicas == want, nil
+		st.UpdatedReplicas == want && st.ReadyReplicas == want && st.AvailableReplicas == want, nil
 }
