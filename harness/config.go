@@ -2,10 +2,12 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/faultline/faultline/groundwork/check"
@@ -134,3 +136,17 @@ var HoldSLO = check.SLO{MinSuccess: 0.98, P99: 1000 * time.Millisecond, MinOps: 
 
 // RecoverySLO is what "recovered" means for every journey.
 var RecoverySLO = check.SLO{MinSuccess: 0.95, P99: 500 * time.Millisecond, MinOps: 1}
+
+// AtLoad scales perSecond, a request rate a scenario was written for at the
+// default load, to the load the suite runs at (FAULTLINE_RATE, or the
+// platform's share of the machine), rounded up, at least 1: a rate limit
+// meant to refuse part of the traffic must still refuse part of it at a
+// quarter of the load. With a configuration that does not load, it returns
+// perSecond unchanged (Run reports the error).
+func AtLoad(perSecond int) int {
+	c, err := LoadConfig(testing.Short())
+	if err != nil {
+		return perSecond
+	}
+	return max(1, int(math.Ceil(float64(perSecond)*c.Rate)))
+}
