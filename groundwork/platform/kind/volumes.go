@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,29 +24,27 @@ const StorageClass = "standard"
 // volumeRoot is where store volumes live on a node.
 const volumeRoot = "/var/local/faultline"
 
-// storeVolumes makes one local PersistentVolume per store node, each on a
-// worker (spread over them), bound in advance to the claim its StatefulSet
-// pod will make, in a folder owned by the bank's user. A store pod deleted
-// or killed comes back to the same data, as a store node's folder survives
-// a kill on the local platform. The volumes carry the run's label and go
-// with its namespace (kube's Stop and reap).
+// storeVolumes makes one local PersistentVolume per store node, bound in
+// advance to the claim its StatefulSet pod will make, in a folder owned by
+// the bank's user. A local volume pins its pod to its node, so the volumes
+// decide where the store's nodes run: each on a machine of its own
+// (storeHosts), so that losing a machine loses one store node and never
+// the store's quorum. A store pod deleted or killed comes back to the same
+// data, as a store node's folder survives a kill on the local platform.
+// The volumes carry the run's label and go with its namespace (kube's Stop
+// and reap).
 func (p *Platform) storeVolumes(ctx context.Context) error {
 	nodes, err := cluster.Nodes(p.cluster)
 	if err != nil {
 		return err
 	}
-	var workers []string
-	for _, n := range nodes {
-		if n != p.cluster+"-control-plane" {
-			workers = append(workers, n)
-		}
-	}
-	if len(workers) == 0 {
-		return fmt.Errorf("kind cluster %s has no workers for the store's volumes", p.cluster)
+	hosts, err := storeHosts(nodes, p.cluster+"-control-plane", topology.StoreNodes)
+	if err != nil {
+		return fmt.Errorf("kind cluster %s: %w", p.cluster, err)
 	}
 	ns := p.Namespace()
 	for i := range topology.StoreNodes {
-		node := workers[i%len(workers)]
+		node := hosts[i]
 		dir := path.Join(volumeRoot, ns, fmt.Sprintf("store-%d", i))
 		if out, err := exec.CommandContext(ctx, "docker", "exec", node, "sh", "-c",
 			fmt.Sprintf("mkdir -p %s && chown %d:%d %s && chmod 700 %s", dir, NonRoot, NonRoot, dir, dir)).CombinedOutput(); err != nil {
@@ -82,4 +81,29 @@ func (p *Platform) Stop(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// storeHosts returns the node for each of n store nodes: the workers first,
+// then the control plane when there are fewer workers than store nodes
+// (kind-config.yaml's one control plane and two workers), then round again
+// only when there are fewer machines than store nodes. The node faults fail
+// workers only, so the store node on the control plane is never lost.
+func storeHosts(nodes []string, controlPlane string, n int) ([]string, error) {
+	var order []string
+	for _, node := range nodes {
+		if node != controlPlane {
+			order = append(order, node)
+		}
+	}
+	if len(order) == 0 {
+		return nil, fmt.Errorf("no workers for the store's volumes")
+	}
+	if len(order) < n && slices.Contains(nodes, controlPlane) {
+		order = append(order, controlPlane)
+	}
+	hosts := make([]string, n)
+	for i := range hosts {
+		hosts[i] = order[i%len(order)]
+	}
+	return hosts, nil
 }
