@@ -493,12 +493,19 @@ func deleteNamespace(ctx context.Context, cs kubernetes.Interface, ns, run strin
 	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
+	// The wait ends with ctx too: an interrupted run's abort gives the
+	// whole stop a short budget, and once it is spent no Get can see the
+	// namespace go.
 	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
 		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			return nil
 		}
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("namespace %s deleted, still terminating when the wait ended: %w", ns, context.Cause(ctx))
+		case <-time.After(time.Second):
+		}
 	}
 	return fmt.Errorf("namespace %s still terminating after %v", ns, patience)
 }
