@@ -106,7 +106,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	// after it must still be observed.
 	var plans []load.Plan
 	for j, r := range sc.rates(s.cfg.Rate, s.cfg.Scale) {
-		p := load.Plan{Journey: j, Rate: r, Duration: Warmup + SettleLimit + total + MaxOverrun}
+		p := load.Plan{Journey: j, Rate: r, Duration: Warmup + SettleLimit + total + sc.overrun()}
 		if to, ok := sc.RampTo[j]; ok {
 			// The ramp reaches its target at the planned end, then goes on.
 			p.RampTo = r + (to*r/max(sc.baseRate(j), 1e-9)-r)*float64(p.Duration)/float64(Warmup+total)
@@ -221,7 +221,7 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 			end = max(end, in.step.Recovered+sc.After)
 		}
 	}
-	sleepUntil(ctx, h, min(end, start+sc.Duration()+MaxOverrun))
+	sleepUntil(ctx, h, min(end, start+sc.Duration()+sc.overrun()))
 	return guard
 }
 
@@ -229,8 +229,24 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 // begins; it is not judged (its requests still count for money).
 const Warmup = time.Second
 
-// MaxOverrun bounds how far late recoveries may push a scenario's end.
+// MaxOverrun bounds how far late recoveries may push a scenario's end,
+// unless one of its faults says its recovery may take longer (overrun).
 const MaxOverrun = 3 * time.Minute
+
+// overrun bounds how far late recoveries may push the scenario's end:
+// MaxOverrun, or the longest recovery one of its faults may take (a
+// rolling restart of five services on Kubernetes, each pod waiting out
+// its StatefulSet's minReadySeconds, takes over 4 minutes) with the after
+// window past it, so that the load still runs when the recovery ends.
+func (sc *Scenario) overrun() time.Duration {
+	o := MaxOverrun
+	for _, st := range sc.Faults {
+		if sr, ok := st.Fault.(slowRecovery); ok {
+			o = max(o, sr.RecoveryLimit()+sc.After)
+		}
+	}
+	return o
+}
 
 func sleepUntil(ctx context.Context, h *history.History, at time.Duration) {
 	if d := at - h.Now(); d > 0 {

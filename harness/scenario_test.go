@@ -72,3 +72,16 @@ func TestPaymentsHaveTheirOwnSteadyP99(t *testing.T) {
 		t.Fatalf("steady p99s: %v, want payments 500ms and card-auth 300ms", got)
 	}
 }
+
+// TestSlowRecoveriesKeepTheLoadRunning: a scenario whose fault may take
+// longer to recover than MaxOverrun (a rollout) keeps its load and its
+// end open that long, and the after window past it; others keep
+// MaxOverrun.
+func TestSlowRecoveriesKeepTheLoadRunning(t *testing.T) {
+	roll := &faults.RollingRestart{Of: []string{"card-api", "card-processing", "cards", "balance", "transactions"}}
+	sc := Scenario{After: 12 * time.Second, Faults: []Step{{Fault: roll}}}
+	assert.Equal(t, roll.RecoveryLimit()+12*time.Second, sc.overrun())
+	assert.Greater(t, sc.overrun(), MaxOverrun)
+	quick := Scenario{After: 12 * time.Second, Faults: []Step{{Fault: &faults.Kill{Target: faults.One("cards")}}}}
+	assert.Equal(t, MaxOverrun, quick.overrun())
+}

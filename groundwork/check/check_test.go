@@ -62,6 +62,21 @@ func TestRecoveryTimeHasSubSecondResolution(t *testing.T) {
 	assert.False(t, ok)
 }
 
+// TestRecoveryUnseenIsUnknown: a journey still failing when the run ends
+// is invalid only when the run watched it for the whole limit; a run that
+// ended sooner (its fault recovered late) could not see, and says so.
+func TestRecoveryUnseenIsUnknown(t *testing.T) {
+	slo := check.SLO{MinSuccess: 0.95, P99: 100 * ms, MinOps: 1}
+	failing := ops("a", 0, 10*ms, 2000, history.Fail, 5*ms)
+	r, _ := check.CheckRecovery(failing, "a", 0, 20*time.Second, slo, 10*time.Second)
+	assert.Equal(t, check.Invalid, r.Verdict, "watched 20 s against a 10 s limit: %s", r.Summary)
+	r, _ = check.CheckRecovery(failing, "a", 0, 3*time.Second, slo, 10*time.Second)
+	assert.Equal(t, check.Unknown, r.Verdict, "watched 3 s against a 10 s limit: %s", r.Summary)
+	r, _ = check.CheckRecovery(nil, "a", 5*time.Second, 5*time.Second, slo, 10*time.Second)
+	assert.Equal(t, check.Unknown, r.Verdict, "the run ended at the recovery: %s", r.Summary)
+	assert.Contains(t, r.Summary, "too soon")
+}
+
 func TestMoneyAgreesWithTheLedger(t *testing.T) {
 	audit := transactions.Audit{OK: true, Refs: map[string]transactions.RefSummary{
 		"m1": {Debits: 1, Net: -100}, // approved

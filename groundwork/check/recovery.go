@@ -43,11 +43,19 @@ func Recovery(ops []history.Op, journey string, from, end time.Duration, slo SLO
 	return 0, false
 }
 
-// CheckRecovery checks that journey recovers within limit after from.
+// CheckRecovery checks that journey recovers within limit after from. A
+// journey not back by end is invalid only when the run watched it long
+// enough to see a recovery within limit; otherwise (a fault that
+// recovered so late that the run ended first) it is unknown.
 func CheckRecovery(ops []history.Op, journey string, from, end time.Duration, slo SLO, limit time.Duration) (Result, time.Duration) {
 	d, ok := Recovery(ops, journey, from, end, slo)
 	r := Result{Check: "recovery", Journey: journey, Window: "after"}
+	needed := limit + RecoveryWindow + (StableWindows-1)*RecoveryStep
 	switch {
+	case !ok && end-from < needed:
+		r.Verdict, r.Summary = Unknown, fmt.Sprintf("the run ended %v after the faults were recovered, too soon to see a recovery within %v (it needs %v)",
+			max(0, end-from).Round(time.Millisecond), limit, needed)
+		d = -1
 	case !ok:
 		r.Verdict, r.Summary = Invalid, fmt.Sprintf("did not recover within %v of the run's end", (end-from).Round(time.Millisecond))
 		d = -1
