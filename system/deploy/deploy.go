@@ -83,7 +83,7 @@ const (
 // Replaced as soon as the new pod was ready, the other pod went while the
 // callers still had the new one ejected, and card authorisations fell to
 // 0-3 of 8 a second for 4-12 s in a kind rollout.
-var MinReadySeconds = int(mesh.DefaultMaxEjection/time.Second) + 2
+const MinReadySeconds = int(mesh.DefaultMaxEjection/time.Second) + 2
 
 // LinkPort returns the loopback port in a pod of service from which its
 // sidecar proxies to the i-th instance (in Links order) it calls.
