@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,24 +17,14 @@ import (
 	"github.com/faultline/faultline/system/cardprocessing"
 	"github.com/faultline/faultline/system/process"
 	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/store/storetest"
 )
 
 // answersBucket starts a single in-process store node and returns an empty
 // answers bucket on it, and the node.
 func answersBucket(t testing.TB) (jetstream.KeyValue, *server.Server) {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second), "store node not ready")
-	// No reconnecting: a test that stops the node sees the store fail.
-	nc, err := nats.Connect(ns.ClientURL(), nats.NoReconnect())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	ns, js := storetest.Node(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: store.BucketAnswers, History: 1})

@@ -5,13 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/store/storetest"
 )
 
 // TestEnsureKVReadsFromTheLeader: a bucket created as NATS creates them
@@ -19,21 +18,11 @@ import (
 // off, and binding again keeps them off.
 func TestEnsureKVReadsFromTheLeader(t *testing.T) {
 	t.Setenv("BANK_STORE_REPLICAS", "1")
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second), "store node not ready")
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js := storetest.Node(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "before", History: 1})
+	_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "before", History: 1})
 	require.NoError(t, err)
 	direct := func(bucket string) bool {
 		st, err := js.Stream(ctx, "KV_"+bucket)
