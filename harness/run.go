@@ -241,9 +241,7 @@ const MaxOverrun = 3 * time.Minute
 func (sc *Scenario) overrun() time.Duration {
 	o := MaxOverrun
 	for _, st := range sc.Faults {
-		if sr, ok := st.Fault.(slowRecovery); ok {
-			o = max(o, sr.RecoveryLimit()+sc.After)
-		}
+		o = max(o, recoveryLimit(st.Fault)+sc.After)
 	}
 	return o
 }
