@@ -4,7 +4,9 @@
 // link fault and scenario works unchanged. The bank's container calls its
 // dependencies through the proxies' loopback ports; the harness reaches
 // the toxiproxy API through a port-forward to APIPort on 127.0.0.1 in the
-// pod, never through a Service.
+// pod, never through a Service. Each proxy dials its callee through a
+// forwarder (forward.go), so that one callee that cannot be reached holds
+// up no other connection.
 package sidecar
 
 import (
@@ -45,9 +47,15 @@ func Run(ctx context.Context, api string, links []Link) error {
 	zerolog.SetGlobalLevel(zerolog.WarnLevel)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	for _, l := range links {
-		if err := srv.Collection.Add(toxiproxy.NewProxy(srv, l.Name, l.Listen, l.Upstream), true); err != nil {
-			return fmt.Errorf("sidecar: proxy %s: %w", l.Name, err)
+		up, err := newUpstream(l.Upstream)
+		if err != nil {
+			return fmt.Errorf("sidecar: link %s: upstream %q: %w", l.Name, l.Upstream, err)
 		}
+		fw, err := addLink(ctx, srv, l.Name, l.Listen, up)
+		if err != nil {
+			return err
+		}
+		defer fw.Close()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(api) }()
@@ -59,4 +67,18 @@ func Run(ctx context.Context, api string, links []Link) error {
 	}
 	_ = srv.Shutdown()
 	return srv.Collection.Clear()
+}
+
+// addLink starts link name's proxy on listen, dialing up through a
+// forwarder of its own.
+func addLink(ctx context.Context, srv *toxiproxy.ApiServer, name, listen string, up *upstream) (*forwarder, error) {
+	fw, err := listenForwarder(ctx, up)
+	if err != nil {
+		return nil, fmt.Errorf("sidecar: link %s: %w", name, err)
+	}
+	if err := srv.Collection.Add(toxiproxy.NewProxy(srv, name, listen, fw.Addr()), true); err != nil {
+		fw.Close()
+		return nil, fmt.Errorf("sidecar: proxy %s: %w", name, err)
+	}
+	return fw, nil
 }
