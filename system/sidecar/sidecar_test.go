@@ -102,12 +102,9 @@ func TestUnreachableCalleeHoldsUpNoCaller(t *testing.T) {
 	go func() { done <- sidecar.Run(ctx, api, []sidecar.Link{link}) }()
 	defer func() { cancel(); require.NoError(t, <-done) }()
 	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", listen)
-		if err == nil {
-			c.Close()
-		}
+		_, err := toxiclient.NewClient(api).Proxy("card-api-0->card-processing-1")
 		return err == nil
-	}, 5*time.Second, 20*time.Millisecond, "the link listens")
+	}, 5*time.Second, 20*time.Millisecond, "the API names the link")
 
 	for i := range 3 {
 		t0 := time.Now()

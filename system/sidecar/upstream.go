@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -11,7 +12,10 @@ import (
 // background and its last answer kept, as a mesh proxy keeps a cluster's
 // last known hosts: a lookup that hangs (a DNS replica on a lost node
 // answers nothing, and half of the queries go to it) never holds a
-// connection, and a failed lookup never forgets where the callee was.
+// connection and never forgets where the callee was. An answer that the
+// name has no address (the pod is not ready) is kept as well, and fails
+// connections at once: after a lost node boots, its pods' old addresses
+// lead nowhere, and a dial to one would hang.
 const (
 	// dialTimeout bounds one connection attempt to a callee. A pod on a
 	// lost node is blackholed: without a bound the attempt waits out the
@@ -42,8 +46,10 @@ type upstream struct {
 	dialer     dialer
 
 	mu         sync.Mutex
-	addrs      []string  // last answer for host
-	fresh      time.Time // when addrs came; zero once a dial to them failed
+	answered   bool      // a lookup has answered (addresses, or none)
+	addrs      []string  // last answer for host; none while it has none
+	gone       error     // why addrs is empty: the name has no address
+	fresh      time.Time // when the answer came; zero once a dial to it failed
 	refreshing bool
 }
 
@@ -54,7 +60,7 @@ func newUpstream(hostport string) (*upstream, error) {
 	}
 	u := &upstream{host: host, port: port, resolver: net.DefaultResolver, dialer: &net.Dialer{KeepAlive: 15 * time.Second}}
 	if net.ParseIP(host) != nil {
-		u.addrs, u.fresh = []string{host}, time.Now()
+		u.answered, u.addrs, u.fresh = true, []string{host}, time.Now()
 	}
 	return u, nil
 }
@@ -81,24 +87,26 @@ func (u *upstream) Dial(ctx context.Context) (net.Conn, error) {
 }
 
 // address is where to dial: the last answer (asking for a new one in the
-// background when it is old), or, before any answer, a lookup now.
+// background when it is old), or, before any answer, a lookup now. When
+// the last answer was that the name has no address (a pod that is not
+// ready has no DNS record), the dial fails at once.
 func (u *upstream) address(ctx context.Context) (string, error) {
 	u.mu.Lock()
-	if len(u.addrs) > 0 {
-		addr := u.addrs[0]
-		if time.Since(u.fresh) > refreshAfter && !u.refreshing {
-			u.refreshing = true
-			go u.refresh()
-		}
+	if !u.answered {
 		u.mu.Unlock()
-		return addr, nil
+		if err := u.lookup(ctx); err != nil {
+			return "", err
+		}
+		u.mu.Lock()
 	}
-	u.mu.Unlock()
-	if err := u.lookup(ctx); err != nil {
-		return "", err
-	}
-	u.mu.Lock()
 	defer u.mu.Unlock()
+	if time.Since(u.fresh) > refreshAfter && !u.refreshing {
+		u.refreshing = true
+		go u.refresh()
+	}
+	if len(u.addrs) == 0 {
+		return "", u.gone
+	}
 	return u.addrs[0], nil
 }
 
@@ -109,20 +117,23 @@ func (u *upstream) refresh() {
 	u.mu.Unlock()
 }
 
-// lookup asks for host's addresses and keeps the answer; a failed lookup
-// keeps the last one.
+// lookup asks for host's addresses and keeps the answer. An answer that
+// the name has none is kept too: a pod that is not ready, or one gone, is
+// not dialed. A lookup that fails otherwise (no answer in time) keeps the
+// last answer.
 func (u *upstream) lookup(ctx context.Context) error {
 	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	addrs, err := u.resolver.LookupHost(lctx, u.host)
-	if err != nil {
+	var dnsErr *net.DNSError
+	if err == nil && len(addrs) == 0 {
+		err = &net.DNSError{Err: "no addresses", Name: u.host, IsNotFound: true}
+	}
+	if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
 		return err
 	}
-	if len(addrs) == 0 {
-		return &net.DNSError{Err: "no addresses", Name: u.host, IsNotFound: true}
-	}
 	u.mu.Lock()
-	u.addrs, u.fresh = addrs, time.Now()
+	u.answered, u.addrs, u.gone, u.fresh = true, addrs, err, time.Now()
 	u.mu.Unlock()
-	return nil
+	return err
 }

@@ -194,6 +194,41 @@ func TestMovedCalleeIsLookedUpAgain(t *testing.T) {
 	require.Equal(t, 2, r.count())
 }
 
+// TestCalleeWithNoAddressIsNotDialed: when the callee's name has no
+// address any more (its pod is not ready: the headless service drops its
+// record), connections fail at once instead of dialing the last address;
+// once the name answers again they reach the callee.
+func TestCalleeWithNoAddressIsNotDialed(t *testing.T) {
+	callee := echoServer(t)
+	_, port, _ := net.SplitHostPort(callee.Addr().String())
+	up, err := newUpstream(net.JoinHostPort("cards-0.cards.bank.svc.cluster.local.", port))
+	require.NoError(t, err)
+	notFound := &net.DNSError{Err: "no such host", Name: up.host, IsNotFound: true}
+	r := &staticResolver{answers: [][]string{{"127.0.0.1"}, nil, {"127.0.0.1"}}, errs: []error{nil, notFound, nil}}
+	up.resolver = r
+	c, err := up.Dial(context.Background())
+	require.NoError(t, err)
+	c.Close()
+
+	up.mu.Lock()
+	up.fresh = time.Now().Add(-time.Minute)
+	up.mu.Unlock()
+	require.Eventually(t, func() bool {
+		c, err := up.Dial(context.Background())
+		if err == nil {
+			c.Close()
+		}
+		return errors.Is(err, notFound)
+	}, 10*time.Second, 10*time.Millisecond, "no dial once the name has no address")
+	require.Eventually(t, func() bool {
+		c, err := up.Dial(context.Background())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "dials again once the name answers")
+}
+
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
