@@ -1,6 +1,7 @@
 package kind
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -252,9 +253,14 @@ func (p *Platform) Thaw(ctx context.Context, id string) error {
 	return errors.Join(p.frozen.Continue(p, id), p.Journal().Remove(id))
 }
 
-// HostPIDs implements platform.HostProcesses: the node containers' first
-// processes, whose descendants run every pod, and the docker-proxy
-// processes of the entry points' port mappings.
+// HostPIDs implements platform.HostProcesses: the cluster's machinery on
+// this machine. Each node container's shim (its first process's parent:
+// with it the node and every process the harness starts in it, the
+// `docker exec` of a kill or a freeze), and the Docker daemon (with its
+// containerd and the docker-proxy processes that carry the entry points
+// and the API server from 127.0.0.1): the work they do is the run's own,
+// never "other work on the host". A node lost and booted has a new shim,
+// so the harness asks again every few seconds.
 func (p *Platform) HostPIDs() []int {
 	nodes, err := cluster.Nodes(p.cluster)
 	if err != nil {
@@ -268,15 +274,32 @@ func (p *Platform) HostPIDs() []int {
 		}
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
 			out = append(out, pid)
+			if pp := parentPID(pid); pp > 1 {
+				out = append(out, pp)
+			}
 		}
 	}
-	return append(out, entryProxies()...)
+	return append(out, dockerDaemons()...)
 }
 
-// entryProxies returns the docker-proxy processes that carry the entry
-// points' NodePorts and the API server's port from 127.0.0.1 to the
-// cluster: the run's own traffic.
-func entryProxies() []int {
+// parentPID returns pid's parent, or 0 when it cannot be read.
+func parentPID(pid int) int {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: the fields after
+	// its closing parenthesis are state, then the parent's PID.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	pp, _ := strconv.Atoi(f[1])
+	return pp
+}
+
+// dockerDaemons returns the PIDs of the processes named dockerd.
+func dockerDaemons() []int {
 	var out []int
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -287,15 +310,7 @@ func entryProxies() []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(b), "docker-proxy") {
-			continue
-		}
-		ours := strings.Contains(string(b), "-container-port\x006443\x00") // the API server: port-forwards, informers
-		for _, port := range deploy.EntryNodePorts {
-			ours = ours || strings.Contains(string(b), fmt.Sprintf("-host-port\x00%d\x00", port))
-		}
-		if ours {
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.TrimSpace(string(b)) == "dockerd" {
 			out = append(out, pid)
 		}
 	}
