@@ -158,25 +158,28 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 // answer records resp as the answer to its message, unless one is already
 // recorded, and gives the network the answer that stands.
 //
-// An approval is given only once it is recorded. The record is what the
-// void worker reads before it reverses anything: an approval given but not
-// recorded (the store in a leader election, say) could be reversed by the
-// void of an earlier attempt at the same message, and the network would
-// hold an approval the ledger does not. So when the record fails, an
-// approval gets no answer (503) and the network sends the message again;
-// balance's idempotency gives the retry the same outcome. A decline stands
-// on its own (its void is queued) and is given either way.
+// The network is given only an answer that is recorded: its own record, or
+// the one already standing, read back. The record is what the void worker
+// reads before it reverses anything. An approval given but not recorded
+// (the store in a leader election, say) could be reversed by the void of an
+// earlier attempt at the same message, and the network would hold an
+// approval the ledger does not. A decline given but not recorded could be
+// the wrong answer as surely: an earlier attempt's approval may stand in
+// the store (its own record timed out there but landed), and the void
+// worker then skips the reversal, so the network holds a decline and the
+// customer is charged. So when the record fails, the network gets no
+// answer (503) and sends the message again; the retry reads the answer
+// that stands, and balance's idempotency gives any new attempt the first
+// outcome.
 func (s *service) answer(ctx context.Context, w http.ResponseWriter, resp cardprocessing.AuthResponse) {
 	rctx, rcancel := context.WithTimeout(ctx, recordTimeout)
 	final, err := s.record(rctx, resp)
 	rcancel()
 	if err != nil {
 		s.p.Log.Warn("answer not recorded", "message_id", resp.MessageID, "approved", resp.Approved, "err", err)
-		if final.Approved {
-			mesh.WriteError(w, mesh.Errorf(http.StatusServiceUnavailable, "answer_not_recorded",
-				"the approval of %s could not be recorded; send the message again", resp.MessageID))
-			return
-		}
+		mesh.WriteError(w, mesh.Errorf(http.StatusServiceUnavailable, "answer_not_recorded",
+			"the answer to %s could not be recorded; send the message again", resp.MessageID))
+		return
 	}
 	mesh.WriteJSON(w, http.StatusOK, final)
 }

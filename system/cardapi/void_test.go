@@ -86,21 +86,43 @@ func TestVoidClaimsTheAnswerBeforeReversing(t *testing.T) {
 	assert.Equal(t, "91", standing.Code)
 }
 
-// An approval is given only once it is recorded; a decline is given either
-// way.
-func TestApprovalIsNotGivenUnrecorded(t *testing.T) {
+// An answer is given only once it is recorded, an approval or a decline:
+// a decline whose record failed may not be the answer that stands (an
+// earlier attempt's approval can be in the store, and its void is then
+// skipped). Once the store records it, the decline is given.
+func TestAnswerIsNotGivenUnrecorded(t *testing.T) {
 	kv, ns := answersBucket(t)
 	s := &service{p: &process.Process{Log: slog.New(slog.DiscardHandler)}, answers: kv}
-	ns.Shutdown()
-	ns.WaitForShutdown()
 	ctx := context.Background()
 
 	w := httptest.NewRecorder()
+	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m5", Code: "91", Reason: "issuer unavailable"})
+	assert.Equal(t, http.StatusOK, w.Code, "a decline the store recorded")
+	assert.Contains(t, w.Body.String(), `"91"`)
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	w = httptest.NewRecorder()
 	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m3", Code: "00", Approved: true})
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "an approval the store did not record: %s", w.Body)
 
 	w = httptest.NewRecorder()
 	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m4", Code: "91", Reason: "issuer unavailable"})
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "a decline the store did not record: %s", w.Body)
+}
+
+// A decline that finds an approval standing gives the approval: the
+// network's answer is the one the ledger and the void worker go by.
+func TestDeclineGivesWayToTheStandingApproval(t *testing.T) {
+	kv, _ := answersBucket(t)
+	s := &service{p: &process.Process{Log: slog.New(slog.DiscardHandler)}, answers: kv}
+	ctx := context.Background()
+	approved, _ := json.Marshal(cardprocessing.AuthResponse{MessageID: "m6", Code: "00", Approved: true})
+	_, err := kv.Create(ctx, "m6", approved)
+	require.NoError(t, err)
+
+	w := httptest.NewRecorder()
+	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m6", Code: "91", Reason: "issuer unavailable"})
 	assert.Equal(t, http.StatusOK, w.Code)
-	assert.Contains(t, w.Body.String(), `"91"`)
+	assert.Contains(t, w.Body.String(), `"00"`)
 }
