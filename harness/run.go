@@ -167,10 +167,30 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	for i, c := range sc.Checks {
 		r := check.Safely(c.Name, func() check.Result { return c.After(ctx, inspect, befores[i]) })
 		r.Check = firstNonEmpty(r.Check, c.Name)
-		res.Checks = append(res.Checks, r)
+		res.Checks = append(res.Checks, withoutFault(r, res.Faults))
 	}
 	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
+}
+
+// withoutFault makes a scenario's own check unknown when a fault of the
+// scenario could not be injected on this platform: such a check looks for
+// how the bank met the fault (its retries, its ejections), and there was
+// none to meet. What it read is kept in the summary.
+func withoutFault(r check.Result, steps []result.Fault) check.Result {
+	var missing []string
+	for _, f := range steps {
+		if f.Unsupported {
+			missing = append(missing, f.Name)
+		}
+	}
+	if len(missing) == 0 || r.Verdict == check.Unknown {
+		return r
+	}
+	r.Verdict = check.Unknown
+	r.Summary = fmt.Sprintf("not judged: %s was not injected on this platform, so there was nothing for it to act on (it read: %s)",
+		strings.Join(missing, ", "), r.Summary)
+	return r
 }
 
 // schedule injects and recovers each step at its time; it returns when the
