@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/faultline/faultline/groundwork/platform/local"
 	"github.com/faultline/faultline/kind/scratchimage"
 )
 
@@ -34,6 +36,8 @@ func BankImage(bin, cacheDir string) (Image, error) {
 	tag := strings.TrimPrefix(filepath.Base(bin), "bank-")
 	img := Image{Ref: "faultline/bank:" + tag, Archive: filepath.Join(cacheDir, "bank-image-"+tag+".tar")}
 	if _, err := os.Stat(img.Archive); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(img.Archive, now, now) // most recently used: kept by local.PruneCache
 		return img, nil
 	}
 	layer, err := scratchimage.Layer([]scratchimage.File{{Dst: "/bank", Src: bin, Mode: 0o755}})
@@ -52,5 +56,9 @@ func BankImage(bin, cacheDir string) (Image, error) {
 	if err := tarball.WriteToFile(tmp, ref, out); err != nil {
 		return img, fmt.Errorf("write the bank's image: %w", err)
 	}
-	return img, os.Rename(tmp, img.Archive)
+	if err := os.Rename(tmp, img.Archive); err != nil {
+		return img, err
+	}
+	local.PruneCache(cacheDir, "bank-image-*.tar", local.CacheKeep)
+	return img, nil
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 )
 
 // ModuleRoot returns the directory of the go.mod above the working
@@ -56,6 +58,8 @@ func BuildBank(ctx context.Context, root, cacheDir string) (string, error) {
 	}
 	bin := filepath.Join(cacheDir, fmt.Sprintf("bank-%x", h.Sum(nil)[:8]))
 	if _, err := os.Stat(bin); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(bin, now, now) // most recently used: kept by PruneCache
 		return bin, nil
 	}
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
@@ -68,7 +72,41 @@ func BuildBank(ctx context.Context, root, cacheDir string) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build bank: %w\n%s", err, out)
 	}
-	return bin, os.Rename(tmp, bin)
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	PruneCache(cacheDir, "bank-*", CacheKeep)
+	return bin, nil
+}
+
+// CacheKeep is how many builds of the bank a cache keeps (the binaries,
+// and kind's images of them): one per source tree in use at once (a
+// checkout and a clean clone's CI run), with room to go back.
+const CacheKeep = 4
+
+// PruneCache removes the files of dir matching glob but the keep most
+// recently used (by modification time, which a reuse renews), so that a
+// cache keyed by its inputs does not grow with every change. Errors are
+// ignored: a file left behind costs only space.
+func PruneCache(dir, glob string, keep int) {
+	paths, _ := filepath.Glob(filepath.Join(dir, glob))
+	type entry struct {
+		path string
+		used time.Time
+	}
+	var es []entry
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".tmp") {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			es = append(es, entry{p, fi.ModTime()})
+		}
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].used.After(es[j].used) })
+	for _, e := range es[min(keep, len(es)):] {
+		_ = os.Remove(e.path)
+	}
 }
 
 func hashFile(w io.Writer, p string) error {
