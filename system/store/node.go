@@ -19,6 +19,7 @@ type NodeConfig struct {
 	ClusterPort int      // route port between store nodes
 	MonitorPort int      // HTTP monitoring (/healthz); 0 disables
 	Routes      []string // nats-route://host:port of every node (self included is fine)
+	Advertise   string   // route address told to the other nodes, dialed by one that hears of this node from a third ("": the route port on Host)
 	Dir         string   // JetStream storage directory
 }
 
@@ -36,7 +37,7 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 		NoSigs:     true,
 		// Clients must only ever use the addresses they were given (the local
 		// platform puts a proxy in front of each node).
-		Cluster: server.ClusterOpts{Name: "bank", Host: cfg.Host, Port: cfg.ClusterPort, NoAdvertise: true},
+		Cluster: server.ClusterOpts{Name: "bank", Host: cfg.Host, Port: cfg.ClusterPort, NoAdvertise: true, Advertise: cfg.Advertise},
 	}
 	if cfg.MonitorPort == 0 {
 		opts.HTTPPort = 0

@@ -225,30 +225,53 @@ func (p *Platform) launch(ctx context.Context, pr *proc) {
 	go p.supervise(ctx, pr)
 }
 
+// startStore starts the store's nodes. Each node reaches each other node
+// through a link of its own (store-0->store-1, in the harness's toxiproxy
+// as every link), so that the store's replication can be cut and slowed
+// like any call. A node advertises StoreRouteAdvertise, where nothing
+// listens, instead of its route port: a node that learns of a peer from a
+// third (NATS gossips the routes it makes) would otherwise dial the
+// peer's route port directly, around its link, and around a partition.
 func (p *Platform) startStore(ctx context.Context) error {
 	n := topology.StoreNodes
 	ports, err := freePorts(3 * n)
 	if err != nil {
 		return err
 	}
-	var routes []string
+	nodes := make([]platform.Instance, n)
 	for i := range n {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[3*i+1]))
+		nodes[i] = platform.Instance{Name: fmt.Sprintf("store-%d", i), Service: topology.Store, Tier: 0, Addr: fmt.Sprintf("127.0.0.1:%d", ports[3*i])}
 	}
-	for i := range n {
-		name := fmt.Sprintf("store-%d", i)
+	for i, node := range nodes {
 		client, cluster, mon := ports[3*i], ports[3*i+1], ports[3*i+2]
+		var routes []string
+		for j, peer := range nodes {
+			if j == i {
+				continue
+			}
+			peer.Addr = fmt.Sprintf("127.0.0.1:%d", ports[3*j+1])
+			addr, err := p.side.add(node, peer)
+			if err != nil {
+				return err
+			}
+			routes = append(routes, "nats-route://"+addr)
+		}
 		p.store = append(p.store, fmt.Sprintf("nats://127.0.0.1:%d", client))
 		p.launch(ctx, &proc{
-			Instance: platform.Instance{Name: name, Service: topology.Store, Tier: 0, Addr: fmt.Sprintf("127.0.0.1:%d", client)},
-			args: []string{"store", "--name", name, "--host", "127.0.0.1", "--client-port", fmt.Sprint(client),
-				"--cluster-port", fmt.Sprint(cluster), "--monitor-port", fmt.Sprint(mon),
-				"--routes", strings.Join(routes, ","), "--dir", filepath.Join(p.opts.RunDir, "store", name)},
+			Instance: node,
+			args: []string{"store", "--name", node.Name, "--host", "127.0.0.1", "--client-port", fmt.Sprint(client),
+				"--cluster-port", fmt.Sprint(cluster), "--cluster-advertise", StoreRouteAdvertise, "--monitor-port", fmt.Sprint(mon),
+				"--routes", strings.Join(routes, ","), "--dir", filepath.Join(p.opts.RunDir, "store", node.Name)},
 			readyURL: fmt.Sprintf("http://127.0.0.1:%d/healthz", mon),
 		})
 	}
 	return nil
 }
+
+// StoreRouteAdvertise is the route address a local store node gives its
+// peers: the TCP port 1 of loopback, where nothing listens, so that a
+// route learned by gossip is refused at once (startStore).
+const StoreRouteAdvertise = "127.0.0.1:1"
 
 func (p *Platform) startServices(ctx context.Context) error {
 	svcs := p.services()

@@ -107,6 +107,7 @@ func runStore(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "listen host")
 	fs.IntVar(&cfg.ClientPort, "client-port", 4222, "client port")
 	fs.IntVar(&cfg.ClusterPort, "cluster-port", 6222, "route port")
+	fs.StringVar(&cfg.Advertise, "cluster-advertise", "", "route address told to the other nodes (default: the route port)")
 	fs.IntVar(&cfg.MonitorPort, "monitor-port", 0, "HTTP monitoring port (0: off)")
 	fs.StringVar(&routes, "routes", env("BANK_STORE_ROUTES", ""), "comma-separated nats-route:// URLs of all nodes")
 	fs.StringVar(&cfg.Dir, "dir", env("BANK_STORE_DIR", "/tmp/bank-store"), "storage directory")

@@ -1,0 +1,113 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/system/topology"
+)
+
+// StorePartition cuts one store node off from the others on the store's own
+// links (its replication: the routes between nodes), as a network
+// partition does: nothing passes either way, on every connection, and the
+// connections stay open (packets dropped, not refused), so that each side
+// finds out from its own timeouts. The bank's services keep their links to
+// every node: the node is cut off from its peers, not from its clients.
+//
+//	store-1 ──╳── store-0, store-2
+//
+// It needs a platform whose store nodes reach each other through links
+// (the local platform); elsewhere it is unsupported.
+type StorePartition struct {
+	Node string // the node cut off, "store-1"
+
+	hit []platform.Link
+}
+
+// IsolateStoreNode cuts store node node (0, 1 or 2) off from the others.
+func IsolateStoreNode(node int) *StorePartition {
+	return &StorePartition{Node: fmt.Sprintf("%s-%d", topology.Store, node)}
+}
+
+// Name implements Fault.
+func (f *StorePartition) Name() string { return "partition " + f.Node + " from the other store nodes" }
+
+// Services implements Targeted.
+func (f *StorePartition) Services() []string { return []string{topology.Store} }
+
+// Validate implements Fault.
+func (f *StorePartition) Validate() error {
+	var i int
+	if _, err := fmt.Sscanf(f.Node, topology.Store+"-%d", &i); err != nil || i < 0 || i >= topology.StoreNodes {
+		return fmt.Errorf("store partition: %q is not a store node (store-0 to store-%d)", f.Node, topology.StoreNodes-1)
+	}
+	return nil
+}
+
+// cutStreams are the streams a cut link stops, each with a toxic of its
+// own: nothing passes either way on any of its connections.
+var cutStreams = []string{"upstream", "downstream"}
+
+func (f *StorePartition) toxic(env *Env, stream string) string {
+	return "faultline-" + env.ID + "-" + stream
+}
+
+// Inject implements Fault.
+func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
+	ls, err := platform.As[platform.Links](env.Platform, "store partitions")
+	if err != nil {
+		return err
+	}
+	f.hit = append(ls.Links(f.Node, topology.Store), ls.Links(topology.Store, f.Node)...)
+	f.hit = slices.DeleteFunc(f.hit, func(l platform.Link) bool {
+		return l.From().Service != topology.Store || l.To().Service != topology.Store
+	})
+	if len(f.hit) == 0 {
+		return fmt.Errorf("%s: the %s platform does not route the store's replication through links: %w", f.Name(), env.Platform.Name(), ErrUnsupported)
+	}
+	if err := env.Journal.Write(journal.Entry{Kind: "link", ID: env.ID, Target: f.Name()}); err != nil {
+		return err
+	}
+	for _, l := range f.hit {
+		for _, stream := range cutStreams {
+			t := toxic("timeout", stream, map[string]any{"timeout": 0})
+			t.Name = f.toxic(env, stream)
+			if err := l.AddToxic(t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Verify implements Fault: both toxics are on every link between the node
+// and its peers, both ways.
+func (f *StorePartition) Verify(ctx context.Context, env *Env) (string, error) {
+	var ends []string
+	for _, l := range f.hit {
+		for _, stream := range cutStreams {
+			if !slices.Contains(l.Toxics(), f.toxic(env, stream)) {
+				return "", fmt.Errorf("%s toxic missing on %s->%s", stream, l.From().Name, l.To().Name)
+			}
+		}
+		ends = append(ends, l.From().Name+"->"+l.To().Name)
+	}
+	return fmt.Sprintf("nothing passes either way on %d links (%s)", len(f.hit), strings.Join(ends, ", ")), nil
+}
+
+// Recover implements Fault.
+func (f *StorePartition) Recover(ctx context.Context, env *Env) error {
+	var errs []error
+	for _, l := range f.hit {
+		for _, stream := range cutStreams {
+			errs = append(errs, l.RemoveToxic(f.toxic(env, stream)))
+		}
+	}
+	errs = append(errs, env.Journal.Remove(env.ID))
+	return errors.Join(errs...)
+}
