@@ -25,6 +25,9 @@ import (
 // (the local platform); elsewhere it is unsupported.
 type StorePartition struct {
 	Node string // the node cut off, "store-1"
+	// Leader, when set, names a stream whose leader at the time of the
+	// injection is the node cut off (Node is then set by Inject).
+	Leader string
 
 	hit []platform.Link
 }
@@ -34,14 +37,26 @@ func IsolateStoreNode(node int) *StorePartition {
 	return &StorePartition{Node: fmt.Sprintf("%s-%d", topology.Store, node)}
 }
 
+// IsolateStoreLeader cuts off, from the other nodes, the node that leads
+// stream when the fault is injected (the store is asked).
+func IsolateStoreLeader(stream string) *StorePartition { return &StorePartition{Leader: stream} }
+
 // Name implements Fault.
-func (f *StorePartition) Name() string { return "partition " + f.Node + " from the other store nodes" }
+func (f *StorePartition) Name() string {
+	if f.Leader != "" {
+		return "partition the leader of " + f.Leader + " from the other store nodes"
+	}
+	return "partition " + f.Node + " from the other store nodes"
+}
 
 // Services implements Targeted.
 func (f *StorePartition) Services() []string { return []string{topology.Store} }
 
 // Validate implements Fault.
 func (f *StorePartition) Validate() error {
+	if f.Leader != "" {
+		return nil
+	}
 	var i int
 	if _, err := fmt.Sscanf(f.Node, topology.Store+"-%d", &i); err != nil || i < 0 || i >= topology.StoreNodes {
 		return fmt.Errorf("store partition: %q is not a store node (store-0 to store-%d)", f.Node, topology.StoreNodes-1)
@@ -62,6 +77,15 @@ func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
 	ls, err := platform.As[platform.Links](env.Platform, "store partitions")
 	if err != nil {
 		return err
+	}
+	if f.Leader != "" {
+		sl, err := platform.As[platform.StoreLeaders](env.Platform, "asking the store for a stream's leader")
+		if err != nil {
+			return err
+		}
+		if f.Node, err = sl.StreamLeader(ctx, f.Leader); err != nil {
+			return fmt.Errorf("%s: %w", f.Name(), err)
+		}
 	}
 	f.hit = append(ls.Links(f.Node, topology.Store), ls.Links(topology.Store, f.Node)...)
 	f.hit = slices.DeleteFunc(f.hit, func(l platform.Link) bool {
@@ -97,7 +121,7 @@ func (f *StorePartition) Verify(ctx context.Context, env *Env) (string, error) {
 		}
 		ends = append(ends, l.From().Name+"->"+l.To().Name)
 	}
-	return fmt.Sprintf("nothing passes either way on %d links (%s)", len(f.hit), strings.Join(ends, ", ")), nil
+	return fmt.Sprintf("%s cut off: nothing passes either way on %d links (%s)", f.Node, len(f.hit), strings.Join(ends, ", ")), nil
 }
 
 // Recover implements Fault.

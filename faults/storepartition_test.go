@@ -115,3 +115,30 @@ func TestStorePartitionNeedsTheStoresOwnLinks(t *testing.T) {
 	assert.Error(t, (&faults.StorePartition{Node: "store-3"}).Validate())
 	assert.Error(t, (&faults.StorePartition{Node: "card-api-0"}).Validate())
 }
+
+// leaderPlatform is linksPlatform whose store says who leads each stream.
+type leaderPlatform struct {
+	*linksPlatform
+	leader string
+}
+
+func (p *leaderPlatform) StreamLeader(_ context.Context, stream string) (string, error) {
+	return p.leader, nil
+}
+
+// TestStoreLeaderPartitionCutsOffTheLeaderOfTheDay: the node cut off is
+// the one the store names as the stream's leader when the fault is
+// injected.
+func TestStoreLeaderPartitionCutsOffTheLeaderOfTheDay(t *testing.T) {
+	p := &leaderPlatform{linksPlatform: storeLinks(true), leader: "store-2"}
+	f := faults.IsolateStoreLeader("LEDGER")
+	require.NoError(t, f.Validate())
+	require.NoError(t, f.Inject(context.Background(), newEnv(t, p, "cut-3")))
+	ev, err := f.Verify(context.Background(), newEnv(t, p, "cut-3"))
+	require.NoError(t, err)
+	assert.Contains(t, ev, "store-2 cut off")
+	for _, l := range p.links {
+		touches := l.from.Name == "store-2" || l.to.Name == "store-2"
+		assert.Equal(t, touches && l.from.Service == "store", len(l.toxics) == 2, "%s->%s", l.from.Name, l.to.Name)
+	}
+}

@@ -138,6 +138,12 @@ type Seeder interface {
 	Seed(ctx context.Context, customers int, seed int64) (seed.Data, error)
 }
 
+// StoreLeaders is the ability to ask the store which of its nodes leads a
+// stream now, for faults aimed at the leader.
+type StoreLeaders interface {
+	StreamLeader(ctx context.Context, stream string) (string, error)
+}
+
 // HostProcesses is the ability to name the processes on the harness's
 // host that run the bank but do not descend from the harness (a kind
 // cluster's node containers): their CPU is the run's own, not "other work

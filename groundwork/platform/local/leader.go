@@ -1,0 +1,78 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/system/topology"
+)
+
+var _ platform.StoreLeaders = (*Platform)(nil)
+
+// StreamLeader implements platform.StoreLeaders: the node that leads
+// stream, as the store's monitoring (/jsz) says it. Each node is asked in
+// turn until one names a leader: a node cut off from the others, or down,
+// may know none.
+func (p *Platform) StreamLeader(ctx context.Context, stream string) (string, error) {
+	p.mu.Lock()
+	var urls []string
+	for _, pr := range p.order {
+		if pr.Service == topology.Store {
+			urls = append(urls, strings.TrimSuffix(pr.readyURL, "/healthz")+"/jsz?streams=true")
+		}
+	}
+	p.mu.Unlock()
+	client := &http.Client{Timeout: 2 * time.Second}
+	var errs []error
+	for _, u := range urls {
+		leader, err := streamLeader(ctx, client, u, stream)
+		if err == nil {
+			return leader, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("leader of stream %s: %w", stream, errors.Join(errs...))
+}
+
+// jsz is the part of a store node's /jsz?streams=true answer that names
+// each stream's leader.
+type jsz struct {
+	Accounts []struct {
+		Streams []struct {
+			Name    string `json:"name"`
+			Cluster *struct {
+				Leader string `json:"leader"`
+			} `json:"cluster"`
+		} `json:"stream_detail"`
+	} `json:"account_details"`
+}
+
+func streamLeader(ctx context.Context, client *http.Client, url, stream string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var j jsz
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		return "", fmt.Errorf("%s: %w", url, err)
+	}
+	for _, a := range j.Accounts {
+		for _, s := range a.Streams {
+			if s.Name == stream && s.Cluster != nil && s.Cluster.Leader != "" {
+				return s.Cluster.Leader, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s: no leader named for %s", url, stream)
+}
