@@ -24,6 +24,7 @@ import (
 	"github.com/faultline/faultline/groundwork/check"
 	"github.com/faultline/faultline/groundwork/history"
 	"github.com/faultline/faultline/groundwork/load"
+	"github.com/faultline/faultline/system/sidecar"
 )
 
 // Report is where figures go, one line each.
@@ -97,7 +98,8 @@ func latencies(addr string, n int) []time.Duration {
 }
 
 // SidecarHop measures what one toxiproxy sidecar adds to a request with no
-// toxic, and how exactly a latency toxic delays it.
+// toxic (the local platform's, and a pod's on Kubernetes, whose proxies dial
+// through a forwarder), and how exactly a latency toxic delays it.
 func SidecarHop(n int, out Report) {
 	addr, stop := trivialServer()
 	defer stop()
@@ -115,6 +117,12 @@ func SidecarHop(n int, out Report) {
 	q := check.Quantile // the checks' percentile, so figures compare
 	out("sidecar hop, no toxic (%d requests): direct p50 %v p99 %v; through sidecar p50 %v p99 %v; added p50 %v p99 %v",
 		n, q(direct, .5), q(direct, .99), q(proxied, .5), q(proxied, .99), q(proxied, .5)-q(direct, .5), q(proxied, .99)-q(direct, .99))
+	if pod, err := podSidecarHop(addr, n); err != nil {
+		out("pod sidecar: %v", err)
+	} else {
+		out("pod sidecar hop (kind's: toxiproxy and its forwarder), no toxic (%d requests): p50 %v p99 %v; added over direct p50 %v p99 %v",
+			n, q(pod, .5), q(pod, .99), q(pod, .5)-q(direct, .5), q(pod, .99)-q(direct, .99))
+	}
 	for _, ms := range []int{10, 100} {
 		_, err := p.Toxics.AddToxicJson(strings.NewReader(fmt.Sprintf(`{"name":"lat","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, ms)))
 		if err != nil {
@@ -129,4 +137,41 @@ func SidecarHop(n int, out Report) {
 		out("latency toxic %dms: measured p50 %v (+%v over the plain hop), p99 %v", ms, q(l, .5), q(l, .5)-q(proxied, .5), q(l, .99))
 		_ = p.Toxics.RemoveToxic(context.Background(), "lat")
 	}
+}
+
+// podSidecarHop runs the sidecar of a bank pod (system/sidecar) with one
+// link to addr and returns the latencies of n requests through it.
+func podSidecarHop(addr string, n int) ([]time.Duration, error) {
+	api, listen := freeAddr(), freeAddr()
+	link, err := sidecar.ParseLink("bench->callee=" + listen + "=" + addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sidecar.Run(ctx, api, []sidecar.Link{link}) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.Dial("tcp", listen)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	latencies(listen, 200) // warm up
+	return latencies(listen, n), nil
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
