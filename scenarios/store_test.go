@@ -81,7 +81,7 @@ as in TestStoreNodePartitionedFromItsPeers; the bank's services keep their links
 The ledger is the bank's record of money: the old leader goes on believing it leads
 while the majority elects another, and takes writes it cannot commit.
 Known limits: as TestStoreNodePartitionedFromItsPeers (docs/BANK.md); no
-authorisation succeeded for the whole cut in 2 of 3 runs.
+authorisation succeeded for the whole cut in 3 of 5 runs.
 Expect: no acknowledged write is lost, not even one the old leader took while cut off
 (the audit and the history agree); the network has its answer within 3s at p99; every
 journey is back within 15s of the heal.`,
