@@ -44,7 +44,7 @@ of each kill.`,
 // partitionHold is what the card path must do while a store node is cut off
 // from its peers: answer in time, money right. How many authorisations
 // succeed depends on which node each service's store connection went to
-// (0-90% measured, docs/BANK.md), so success is not held here; the goal of
+// (0-100% measured, docs/BANK.md), so success is not held here; the goal of
 // 99% through the partition of any store node is issue 13's.
 var partitionHold = map[string]check.SLO{"card-auth": {MinSuccess: 0, P99: 3 * time.Second, MinOps: 5}}
 
@@ -58,7 +58,7 @@ side only after NATS's 4-9s election timeout; store-1 goes on believing it leads
 a further 10s or so, and a service whose store connection is to store-1 stays
 connected to it (its connection is healthy) while nothing it writes can commit: how
 many authorisations succeed during the cut depends on which services are connected
-to store-1 (0-90% measured); and on the heal store-1's higher raft term makes every
+to store-1 (0-100% measured); and on the heal store-1's higher raft term makes every
 stream's leader step down (NATS's raft has no pre-vote): no authorisation succeeded
 for 6-7s after the heal.
 Expect: no acknowledged write is lost, not even one store-1 took while cut off (the
