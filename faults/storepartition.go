@@ -87,10 +87,9 @@ func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
 			return fmt.Errorf("%s: %w", f.Name(), err)
 		}
 	}
+	// Both ends are store nodes: the node's links to the store service and
+	// the store service's links to the node.
 	f.hit = append(ls.Links(f.Node, topology.Store), ls.Links(topology.Store, f.Node)...)
-	f.hit = slices.DeleteFunc(f.hit, func(l platform.Link) bool {
-		return l.From().Service != topology.Store || l.To().Service != topology.Store
-	})
 	if len(f.hit) == 0 {
 		return fmt.Errorf("%s: the %s platform does not route the store's replication through links: %w", f.Name(), env.Platform.Name(), ErrUnsupported)
 	}

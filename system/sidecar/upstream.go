@@ -42,6 +42,7 @@ type dialer interface {
 // and a port.
 type upstream struct {
 	host, port string
+	literal    bool // host is an address: never looked up
 	resolver   resolver
 	dialer     dialer
 
@@ -60,7 +61,7 @@ func newUpstream(hostport string) (*upstream, error) {
 	}
 	u := &upstream{host: host, port: port, resolver: net.DefaultResolver, dialer: &net.Dialer{KeepAlive: 15 * time.Second}}
 	if net.ParseIP(host) != nil {
-		u.answered, u.addrs, u.fresh = true, []string{host}, time.Now()
+		u.literal, u.answered, u.addrs = true, true, []string{host}
 	}
 	return u, nil
 }
@@ -74,7 +75,7 @@ func (u *upstream) Dial(ctx context.Context) (net.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	c, err := u.dialer.DialContext(dctx, "tcp", net.JoinHostPort(addr, u.port))
-	if err != nil && net.ParseIP(u.host) == nil {
+	if err != nil && !u.literal {
 		// The callee may have moved (a pod made again has a new address):
 		// unless a new answer came meanwhile, the next connection asks.
 		u.mu.Lock()
@@ -100,7 +101,7 @@ func (u *upstream) address(ctx context.Context) (string, error) {
 		u.mu.Lock()
 	}
 	defer u.mu.Unlock()
-	if time.Since(u.fresh) > refreshAfter && !u.refreshing {
+	if !u.literal && time.Since(u.fresh) > refreshAfter && !u.refreshing {
 		u.refreshing = true
 		go u.refresh()
 	}
