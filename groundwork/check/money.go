@@ -44,6 +44,7 @@ func Money(ops []history.Op, audit transactions.Audit, projectionMismatches []st
 		pending("balance service: %s", m)
 	}
 	checked := 0
+	missing := map[string]int{} // acknowledged, not in the ledger at all: by journey
 	answers := map[string]string{}
 	keys := make([]string, 0)
 	for _, o := range ops {
@@ -54,6 +55,9 @@ func Money(ops []history.Op, audit transactions.Audit, projectionMismatches []st
 		checked++
 		switch {
 		case o.Outcome == history.OK && (o.Result == "00" || o.Result == "approved"):
+			if !ok || ref.Debits == 0 {
+				missing[o.Journey]++
+			}
 			if !ok || ref.Debits != 1 || ref.Net != -o.Amount {
 				bad("%s %s approved for %d but the ledger has %d debits, net %d", o.Journey, o.Key, o.Amount, ref.Debits, ref.Net)
 			}
@@ -86,6 +90,14 @@ func Money(ops []history.Op, audit transactions.Audit, projectionMismatches []st
 	}
 	r.Summary = fmt.Sprintf("audit of %d entries over %d accounts: total %d = opening %d + external %d - in flight %d; %d ops checked against the ledger",
 		audit.Entries, audit.Accounts, audit.Total, audit.Opening, audit.External, audit.InFlight, checked)
+	if n := missing["card-auth"] + missing["payments"]; n > 0 {
+		// The count a lost acknowledged write shows as (a store that
+		// lost power, say), first in the summary.
+		r.Summary = fmt.Sprintf("%d acknowledged writes missing from the ledger (%d card authorisations, %d payments); ", n, missing["card-auth"], missing["payments"]) + r.Summary
+	}
+	if len(projectionMismatches) > 0 {
+		r.Summary += fmt.Sprintf("; %d balances disagree with the ledger", len(projectionMismatches))
+	}
 	r.Verdict, r.Summary, r.Examples = judgeDeferred(violations, late, catchingUp, "money invariant violated; ", r.Summary)
 	return r
 }

@@ -87,3 +87,26 @@ func TestMoneyWaitsOnDeferredWorkOnlyWhileItMoves(t *testing.T) {
 	approvedTwice := []history.Op{{Journey: "card-auth", Key: "m1", Outcome: history.OK, Result: "00", Amount: 100}}
 	assert.Equal(t, check.Invalid, check.Money(approvedTwice, audit, behind, true).Verdict, "a wrong debit is invalid even next to pending work")
 }
+
+// TestMoneyCountsAcknowledgedWritesMissing: an approval the load was given
+// that the ledger does not have at all (a store that lost power, say) is
+// counted first in the summary, by journey, next to the balances that
+// disagree.
+func TestMoneyCountsAcknowledgedWritesMissing(t *testing.T) {
+	entries := []transactions.Entry{
+		{Key: "open:a1", Account: "a1", Amount: 1000, BalanceAfter: 1000, Kind: transactions.KindOpening, Ref: "open:a1"},
+		{Key: "auth:m1", Account: "a1", Amount: -100, BalanceAfter: 900, Kind: transactions.KindCard, Ref: "m1"},
+	}
+	ops := []history.Op{
+		{Journey: "card-auth", Key: "m1", Outcome: history.OK, Result: "00", Amount: 100},
+		{Journey: "card-auth", Key: "m2", Outcome: history.OK, Result: "00", Amount: 50},
+		{Journey: "card-auth", Key: "m3", Outcome: history.OK, Result: "00", Amount: 70},
+		{Journey: "payments", Key: "c1/p1", Outcome: history.OK, Result: "approved", Amount: 20},
+	}
+
+	r := check.Money(ops, transactions.AuditEntries(entries), []string{"a1: served 830, ledger 900"}, false)
+
+	assert.Equal(t, check.Invalid, r.Verdict)
+	assert.Contains(t, r.Summary, "3 acknowledged writes missing from the ledger (2 card authorisations, 1 payments)")
+	assert.Contains(t, r.Summary, "1 balances disagree with the ledger")
+}

@@ -45,9 +45,12 @@ type Entry struct {
 	PIDs     []int  `json:"pids,omitempty"` // processes to kill (process) or resume/kill (faults)
 	// Procs identifies each of PIDs (start time and boot); a PID without
 	// one, or whose process no longer matches it, is never signalled.
-	Procs   []Proc    `json:"procs,omitempty"`
-	Exe     string    `json:"exe,omitempty"` // binary the PIDs run, checked before signalling
-	Resume  bool      `json:"resume,omitempty"`
+	Procs  []Proc `json:"procs,omitempty"`
+	Exe    string `json:"exe,omitempty"` // binary the PIDs run, checked before signalling
+	Resume bool   `json:"resume,omitempty"`
+	// Mount is a mount point the run made (KindMount), served by the
+	// harness itself: its reap detaches it.
+	Mount   string    `json:"mount,omitempty"`
 	Created time.Time `json:"created"`
 }
 
@@ -56,6 +59,7 @@ type Entry struct {
 const (
 	KindProcess   = "process"
 	KindNamespace = "namespace"
+	KindMount     = "mount"
 )
 
 // Journal writes entries for one run.
@@ -184,13 +188,13 @@ func (j *Journal) Remove(id string) error {
 	return nil
 }
 
-// Active returns this run's fault entries: those whose kind is neither
-// KindProcess nor KindNamespace.
+// Active returns this run's fault entries: those whose kind is not
+// KindProcess, KindNamespace or KindMount.
 func (j *Journal) Active() ([]Entry, error) {
 	all, err := Read(j.dir)
 	var out []Entry
 	for _, e := range all {
-		if e.Run == j.run && e.Kind != KindProcess && e.Kind != KindNamespace {
+		if e.Run == j.run && e.Kind != KindProcess && e.Kind != KindNamespace && e.Kind != KindMount {
 			out = append(out, e)
 		}
 	}

@@ -14,6 +14,9 @@ type Reaped struct {
 	Runs    []string
 	Killed  []int
 	Resumed []int
+	// Detached lists the mount points detached: a dead run's fault
+	// filesystems, whose server died with it.
+	Detached []string
 	// Skipped lists the journaled PIDs that were not signalled because they
 	// failed a check (a reused PID, our own, no identity recorded, ...).
 	Skipped []Skip
@@ -36,7 +39,8 @@ func (s Skip) String() string {
 }
 
 // Reap undoes what dead runs left in dir: it resumes paused processes, kills
-// every process they started and removes their entries. Entries of runs
+// every process they started, detaches the mounts they made and removes
+// their entries. Entries of runs
 // whose harness is still alive are left alone. It is the local platform's
 // reaper; platform.Reap hands each platform the entries it wrote.
 func Reap(dir string) (Reaped, error) {
@@ -84,6 +88,13 @@ func ReapEntries(dir string, entries []Entry) Reaped {
 				r.Skipped = append(r.Skipped, Skip{Run: e.Run, ID: e.ID, PID: pid, Reason: err.Error()})
 			}
 		}
+		if e.Mount != "" {
+			if err := detach(e.Mount); err != nil {
+				r.Skipped = append(r.Skipped, Skip{Run: e.Run, ID: e.ID, Reason: err.Error()})
+			} else {
+				r.Detached = append(r.Detached, e.Mount)
+			}
+		}
 		r.Entries++
 		_ = os.Remove(filepath.Join(dir, fileName(e.Run, e.ID)))
 	}
@@ -92,6 +103,17 @@ func ReapEntries(dir string, entries []Entry) Reaped {
 	}
 	sort.Strings(r.Runs)
 	return r
+}
+
+// detach lazily unmounts mountpoint, a fault filesystem whose server (the
+// dead harness) is gone; a directory that is no longer a mount point is
+// left alone.
+func detach(mountpoint string) error {
+	err := syscall.Unmount(mountpoint, syscall.MNT_DETACH)
+	if err == nil || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("detach %s: %w", mountpoint, err)
 }
 
 // ownerAlive reports whether the harness that wrote e still runs (or is us).

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faultline/faultline/system/faultfs"
 	"github.com/faultline/faultline/system/seed"
 )
 
@@ -212,6 +213,27 @@ type Nodes interface {
 	// it acts) what a crashed run's reap needs to bring the node back; the
 	// returned Applied verifies the failure and undoes it.
 	FailNode(ctx context.Context, id, node string, how NodeFailure) (Applied, error)
+}
+
+// Disks is the ability to act on a store node's disk: the fault
+// filesystem under its data directory (system/faultfs), which holds
+// writes until they are fsynced as a page cache does. Disk fails with an
+// error wrapping ErrUnsupported, and the reason, for a node that has none
+// (no FUSE on the host, say).
+type Disks interface {
+	Disk(instance string) (Disk, error)
+}
+
+// Disk is one store node's disk.
+type Disk interface {
+	// Set replaces the disk's faults (slow, failing, full); the zero
+	// Faults heals it.
+	Set(f faultfs.Faults)
+	Faults() faultfs.Faults
+	// LoseUnsynced throws away every write not yet fsynced, as a power
+	// loss does. Freeze the node first and kill it after.
+	LoseUnsynced() faultfs.Lost
+	Stats() faultfs.Stats
 }
 
 // As returns p's capability C, or an error wrapping ErrUnsupported that

@@ -132,6 +132,7 @@ func Reap(dir string) (journal.Reaped, error) {
 		}
 		out.Killed = append(out.Killed, got.Killed...)
 		out.Resumed = append(out.Resumed, got.Resumed...)
+		out.Detached = append(out.Detached, got.Detached...)
 		out.Skipped = append(out.Skipped, got.Skipped...)
 		out.Entries += got.Entries
 	}

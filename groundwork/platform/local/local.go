@@ -62,6 +62,7 @@ type Platform struct {
 	ingress map[string][]ingressPoint
 	store   []string        // direct client URLs of the store nodes
 	frozen  platform.Frozen // by fault ID: what Freeze stopped
+	disks   disks
 	cancel  context.CancelFunc
 	stopped bool
 }
@@ -257,11 +258,15 @@ func (p *Platform) startStore(ctx context.Context) error {
 			routes = append(routes, "nats-route://"+addr)
 		}
 		p.store = append(p.store, fmt.Sprintf("nats://127.0.0.1:%d", client))
+		dir, err := p.dataDir(node.Name)
+		if err != nil {
+			return err
+		}
 		p.launch(ctx, &proc{
 			Instance: node,
 			args: []string{"store", "--name", node.Name, "--host", "127.0.0.1", "--client-port", fmt.Sprint(client),
 				"--cluster-port", fmt.Sprint(cluster), "--cluster-advertise", StoreRouteAdvertise, "--monitor-port", fmt.Sprint(mon),
-				"--routes", strings.Join(routes, ","), "--dir", filepath.Join(p.opts.RunDir, "store", node.Name)},
+				"--routes", strings.Join(routes, ","), "--dir", dir},
 			readyURL: fmt.Sprintf("http://127.0.0.1:%d/healthz", mon),
 		})
 	}
@@ -579,7 +584,7 @@ func (p *Platform) Stop(ctx context.Context) error {
 	if p.side != nil {
 		p.side.close()
 	}
-	var errs []error
+	errs := []error{p.unmountDisks()}
 	for _, pr := range procs {
 		errs = append(errs, p.journal.Remove("proc-"+pr.Name))
 	}

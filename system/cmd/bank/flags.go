@@ -111,6 +111,7 @@ func runStore(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.MonitorPort, "monitor-port", 0, "HTTP monitoring port (0: off)")
 	fs.StringVar(&routes, "routes", env("BANK_STORE_ROUTES", ""), "comma-separated nats-route:// URLs of all nodes")
 	fs.StringVar(&cfg.Dir, "dir", env("BANK_STORE_DIR", "/tmp/bank-store"), "storage directory")
+	sync := fs.String("sync", env("BANK_STORE_SYNC", "always"), `when to fsync: "always" (before acknowledging a write) or an interval ("2m", NATS's default)`)
 	level := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -120,6 +121,10 @@ func runStore(ctx context.Context, args []string) error {
 	}
 	if routes != "" {
 		cfg.Routes = strings.Split(routes, ",")
+	}
+	var err error
+	if cfg.Sync, err = store.ParseSync(*sync); err != nil {
+		return err
 	}
 	return store.RunNode(ctx, cfg, logger(*level))
 }

@@ -1,0 +1,93 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/system/faultfs"
+)
+
+var _ platform.Disks = (*Platform)(nil)
+
+// FaultFSEnv turns the fault filesystem under the store nodes off when set
+// to "off": the nodes write to plain directories, and disk faults are
+// unsupported.
+const FaultFSEnv = "FAULTLINE_FAULTFS"
+
+// disks are the fault filesystems under the store nodes' data, served by
+// the harness itself: each node's data directory is a mount of a backing
+// directory beside it (RunDir/store/store-0 over RunDir/store/store-0.disk).
+// A node starts on its mount and stops before it is unmounted.
+type disks struct {
+	mu   sync.Mutex
+	by   map[string]*faultfs.Disk
+	none error // why there are none
+}
+
+// dataDir returns the directory node keeps its data in: its disk's mount,
+// mounted here and journaled first, or a plain directory when there can
+// be no disk (d.none says why).
+func (p *Platform) dataDir(node string) (string, error) {
+	dir := filepath.Join(p.opts.RunDir, "store", node)
+	d := &p.disks
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.by == nil {
+		d.by = map[string]*faultfs.Disk{}
+		switch {
+		case os.Getenv(FaultFSEnv) == "off":
+			d.none = fmt.Errorf("the fault filesystem is off (%s=off)", FaultFSEnv)
+		default:
+			d.none = faultfs.Available()
+		}
+	}
+	if d.none != nil {
+		return dir, nil
+	}
+	if err := p.journal.Write(journal.Entry{Kind: journal.KindMount, ID: "mount-" + node, Target: node, Mount: dir}); err != nil {
+		return "", err
+	}
+	disk, err := faultfs.Mount(dir+".disk", dir)
+	if err != nil {
+		_ = p.journal.Remove("mount-" + node)
+		return "", err
+	}
+	d.by[node] = disk
+	return dir, nil
+}
+
+// Disk implements platform.Disks.
+func (p *Platform) Disk(instance string) (platform.Disk, error) {
+	d := &p.disks
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if disk, ok := d.by[instance]; ok {
+		return disk, nil
+	}
+	if d.none != nil {
+		return nil, fmt.Errorf("%s's disk: %w: %w", instance, d.none, platform.ErrUnsupported)
+	}
+	return nil, fmt.Errorf("%s has no fault filesystem (only store nodes do): %w", instance, platform.ErrUnsupported)
+}
+
+// unmountDisks unmounts every disk, once the store nodes have stopped.
+func (p *Platform) unmountDisks() error {
+	d := &p.disks
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for node, disk := range d.by {
+		if err := disk.Unmount(); err != nil {
+			errs = append(errs, fmt.Errorf("%s's disk: %w", node, err))
+			continue
+		}
+		errs = append(errs, p.journal.Remove("mount-"+node))
+		delete(d.by, node)
+	}
+	return errors.Join(errs...)
+}
