@@ -19,8 +19,8 @@ import (
 // Disk makes the selected store nodes' disks slow, failing or full for the
 // fault's window, through the fault filesystem under their data
 // (platform.Disks): every write or fsync waits, or fails with the error a
-// real disk gives. Recover heals the disks; what the nodes do about the
-// errors (stop, retry, carry on) is theirs.
+// real disk gives. Recover heals the disks and waits until the nodes are
+// ready again; what they do about the errors meanwhile is theirs.
 type Disk struct {
 	Target Selector // store nodes
 	Faults faultfs.Faults
@@ -132,12 +132,40 @@ func (f *Disk) Verify(ctx context.Context, env *Env) (string, error) {
 	return describeDisk(f.Faults) + " on " + strings.Join(ev, ", "), nil
 }
 
-// Recover implements Fault: the disks are healthy again.
+// Recover implements Fault: the disks are healthy again, and so are the
+// nodes within a minute (ready: every stream current). A node that keeps
+// its streams stopped after its disk came back (NATS does, after a
+// critical write error) fails the recovery: the store did not heal.
 func (f *Disk) Recover(ctx context.Context, env *Env) error {
 	for _, d := range f.disks {
 		d.Set(faultfs.Faults{})
 	}
+	if err := waitHealthy(ctx, env, f.hit, time.Minute); err != nil {
+		return fmt.Errorf("a minute after their disks recovered: %w", err)
+	}
 	return env.Journal.Remove(env.ID)
+}
+
+// waitHealthy waits until every instance says it is healthy now
+// (platform.Health), or limit passes; the error says who was not, and why.
+func waitHealthy(ctx context.Context, env *Env, insts []string, limit time.Duration) error {
+	h, ok := env.Platform.(platform.Health)
+	if !ok {
+		return waitReady(ctx, env, insts, limit)
+	}
+	var last error
+	err := until(ctx, time.Now().Add(limit), 500*time.Millisecond, func() (bool, error) {
+		var errs []error
+		for _, in := range insts {
+			errs = append(errs, h.Healthy(ctx, in))
+		}
+		last = errors.Join(errs...)
+		return last == nil, nil
+	})
+	if errors.Is(err, errDeadline) {
+		return fmt.Errorf("not healthy: %w", last)
+	}
+	return err
 }
 
 // storeDisks returns the disk of each selected store node.

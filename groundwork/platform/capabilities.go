@@ -121,6 +121,15 @@ type Readiness interface {
 	WaitReady(ctx context.Context, instance string) error
 }
 
+// Health is the ability to ask an instance whether it is healthy now (its
+// readiness endpoint answers OK), as a readiness probe does on every
+// period: unlike Readiness, which waits for a (re)started instance to be
+// ready once, it sees an instance that went unhealthy while it ran.
+type Health interface {
+	// Healthy returns nil if instance says it is healthy, else why not.
+	Healthy(ctx context.Context, instance string) error
+}
+
 // Endpoints is the ability to reach an instance's own HTTP servers from
 // the harness, bypassing its callers' sidecars: on local its loopback
 // address, on Kubernetes a port-forward on 127.0.0.1.

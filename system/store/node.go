@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -94,10 +95,51 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 		return fmt.Errorf("store node %s not ready for connections", cfg.Name)
 	}
 	log.Info("store node up", "name", cfg.Name, "client", s.ClientURL(), "sync", syncName(cfg.Sync))
-	<-ctx.Done()
+	err = nil
+	select {
+	case <-ctx.Done():
+	case err = <-watchDisk(ctx, s, healthEvery):
+		log.Error("store node stopping: it lost the use of its disk", "name", cfg.Name, "err", err)
+	}
 	s.Shutdown()
 	s.WaitForShutdown()
-	return nil
+	return err
+}
+
+// healthEvery is how often a node looks at its own health.
+const healthEvery = 2 * time.Second
+
+// watchDisk reports when the node has lost the use of its disk and still
+// has a check later, a state that only a restart clears (measured,
+// docs/BANK.md): after a write fails (EIO), NATS stops every stream and
+// raft group whose write failed ("critical write error"), and after the
+// disk fills (ENOSPC) it turns JetStream off on the node; both stay so
+// when the disk comes back. The node then exits, and its platform starts
+// it again, as a liveness probe would: a disk still failing makes it exit
+// again; a disk that recovered lets it catch up from its peers.
+func watchDisk(ctx context.Context, s *server.Server, every time.Duration) <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		healthy, seen := false, false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			h := s.Healthz(nil)
+			healthy = healthy || h.Status == "ok"
+			lost := healthy && (strings.Contains(h.Error, "write error") || strings.Contains(h.Error, "JetStream not enabled"))
+			if lost && seen {
+				out <- fmt.Errorf("store health: %s", h.Error)
+				return
+			}
+			seen = lost
+		}
+	}()
+	return out
 }
 
 func syncName(d time.Duration) string {
