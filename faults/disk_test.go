@@ -50,3 +50,14 @@ func TestDiskFaultsNeedDisks(t *testing.T) {
 		assert.NoError(t, f.Recover(context.Background(), env))
 	}
 }
+
+// TestDataDamageIsValidated: data damage names a store node, a known kind
+// of damage, and for corruption the stream whose files it hits.
+func TestDataDamageIsValidated(t *testing.T) {
+	assert.NoError(t, faults.LoseDisk(1).Validate())
+	assert.NoError(t, faults.CorruptStream(0, faults.FlipBits, "LEDGER").Validate())
+	assert.Error(t, faults.CorruptStream(1, faults.TruncateData, "").Validate(), "no stream")
+	assert.Error(t, (&faults.Data{Node: "store-7", Damage: faults.WipeData}).Validate(), "no such node")
+	assert.Error(t, (&faults.Data{Node: "store-1", Damage: "melted"}).Validate())
+	assert.Equal(t, "store-1's LEDGER data files truncated", faults.CorruptStream(1, faults.TruncateData, "LEDGER").Name())
+}

@@ -32,6 +32,7 @@ answer within 3s at p99, its resend included), every journey is back within 15s
 of each kill.`,
 		Faults: steps,
 		Hold:   []string{"card-auth"},
+		Checks: []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
 		HoldSLO: map[string]check.SLO{
 			"card-auth": {MinSuccess: 0.1, P99: 3 * time.Second, MinOps: 5},
 		},
@@ -66,6 +67,7 @@ audit and the history agree); the network has its answer within 3s at p99; every
 journey is back within 15s of the heal.`,
 		Faults:      []harness.Step{{At: 0, For: 15 * time.Second, Fault: faults.IsolateStoreNode(1)}},
 		Hold:        []string{"card-auth"},
+		Checks:      []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
 		HoldSLO:     partitionHold,
 		MaxRecovery: 15 * time.Second,
 		Unscaled:    true, // elections take their own time
@@ -87,6 +89,7 @@ Expect: no acknowledged write is lost, not even one the old leader took while cu
 journey is back within 15s of the heal.`,
 		Faults:      []harness.Step{{At: 0, For: 15 * time.Second, Fault: faults.IsolateStoreLeader(store.LedgerStream)}},
 		Hold:        []string{"card-auth"},
+		Checks:      []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
 		HoldSLO:     partitionHold,
 		MaxRecovery: 15 * time.Second,
 		Unscaled:    true,

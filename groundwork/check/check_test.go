@@ -1,6 +1,7 @@
 package check_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/faultline/faultline/groundwork/check"
 	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/transactions"
 )
 
@@ -137,4 +139,16 @@ func TestExerciseNoticesCustomersOutOfMoney(t *testing.T) {
 	assert.Contains(t, r.Summary, "run out of money")
 	assert.Equal(t, check.Valid, check.Exercise(nil, w).Verdict, "no money journeys, nothing to judge")
 	assert.Equal(t, check.Unknown, check.Exercise([]history.Op{{Journey: "payments", Outcome: history.Unknown, Start: time.Second}}, w).Verdict)
+}
+
+// TestReplicasMustAgree: copies of a stream that differ in any way are a
+// split store; a node that cannot say makes the check unknown.
+func TestReplicasMustAgree(t *testing.T) {
+	same := platform.StreamState{Messages: 10, Bytes: 900, FirstSeq: 1, LastSeq: 10}
+	short := platform.StreamState{Messages: 7, Bytes: 630, FirstSeq: 1, LastSeq: 7}
+	assert.Equal(t, check.Valid, check.Replicas("LEDGER", map[string]platform.StreamState{"store-0": same, "store-1": same, "store-2": same}, nil).Verdict)
+	r := check.Replicas("LEDGER", map[string]platform.StreamState{"store-0": same, "store-1": short, "store-2": same}, nil)
+	assert.Equal(t, check.Invalid, r.Verdict)
+	assert.Contains(t, r.Summary, "store-1: 7 messages, seq 1-7")
+	assert.Equal(t, check.Unknown, check.Replicas("LEDGER", map[string]platform.StreamState{"store-0": same, "store-2": same}, errors.New("store-1: refused")).Verdict)
 }

@@ -154,6 +154,23 @@ type StoreLeaders interface {
 	StreamLeader(ctx context.Context, stream string) (string, error)
 }
 
+// StreamState is one store node's copy of a stream.
+type StreamState struct {
+	Messages uint64 `json:"messages"`
+	Bytes    uint64 `json:"bytes"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+}
+
+// StoreReplicas is the ability to ask each store node what it holds of a
+// stream, to compare the replicas (split-brain: nodes serving different
+// ledgers).
+type StoreReplicas interface {
+	// StreamReplicas returns each node's state of stream; a node that
+	// cannot say is left out, with its error joined in the error.
+	StreamReplicas(ctx context.Context, stream string) (map[string]StreamState, error)
+}
+
 // HostProcesses is the ability to name the processes on the harness's
 // host that run the bank but do not descend from the harness (a kind
 // cluster's node containers): their CPU is the run's own, not "other work
@@ -243,6 +260,15 @@ type Disk interface {
 	// loss does. Freeze the node first and kill it after.
 	LoseUnsynced() faultfs.Lost
 	Stats() faultfs.Stats
+}
+
+// Data is the ability to act on a store node's data while the node is
+// down, as an operator (or a failure) does to a stopped machine's disk:
+// Offline kills the node's current incarnation and keeps it from starting
+// again while fn runs on its data directory, then lets the platform start
+// it on what fn left.
+type Data interface {
+	Offline(ctx context.Context, instance string, fn func(dir string) error) error
 }
 
 // As returns p's capability C, or an error wrapping ErrUnsupported that

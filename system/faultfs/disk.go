@@ -93,7 +93,6 @@ func Mount(backing, mountpoint string) (*Disk, error) {
 			DirectMountStrict: true,
 			FsName:            backing,
 			Name:              "faultfs",
-			MaxWrite:          1 << 20,
 		},
 	})
 	if err != nil {

@@ -45,7 +45,8 @@ func (p *Platform) StreamLeader(ctx context.Context, stream string) (string, err
 type jsz struct {
 	Accounts []struct {
 		Streams []struct {
-			Name    string `json:"name"`
+			Name    string               `json:"name"`
+			State   platform.StreamState `json:"state"`
 			Cluster *struct {
 				Leader string `json:"leader"`
 			} `json:"cluster"`
@@ -54,18 +55,9 @@ type jsz struct {
 }
 
 func streamLeader(ctx context.Context, client *http.Client, url, stream string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	j, err := readJsz(ctx, client, url)
 	if err != nil {
 		return "", err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var j jsz
-	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
-		return "", fmt.Errorf("%s: %w", url, err)
 	}
 	for _, a := range j.Accounts {
 		for _, s := range a.Streams {
@@ -75,4 +67,58 @@ func streamLeader(ctx context.Context, client *http.Client, url, stream string) 
 		}
 	}
 	return "", fmt.Errorf("%s: no leader named for %s", url, stream)
+}
+
+func readJsz(ctx context.Context, client *http.Client, url string) (jsz, error) {
+	var j jsz
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return j, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return j, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		return j, fmt.Errorf("%s: %w", url, err)
+	}
+	return j, nil
+}
+
+var _ platform.StoreReplicas = (*Platform)(nil)
+
+// StreamReplicas implements platform.StoreReplicas: each store node's own
+// state of stream, from its monitoring (/jsz).
+func (p *Platform) StreamReplicas(ctx context.Context, stream string) (map[string]platform.StreamState, error) {
+	p.mu.Lock()
+	urls := map[string]string{}
+	for _, pr := range p.order {
+		if pr.Service == topology.Store {
+			urls[pr.Name] = strings.TrimSuffix(pr.readyURL, "/healthz") + "/jsz?streams=true"
+		}
+	}
+	p.mu.Unlock()
+	client := &http.Client{Timeout: 2 * time.Second}
+	out := map[string]platform.StreamState{}
+	var errs []error
+	for node, u := range urls {
+		j, err := readJsz(ctx, client, u)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", node, err))
+			continue
+		}
+		found := false
+		for _, a := range j.Accounts {
+			for _, s := range a.Streams {
+				if s.Name == stream {
+					out[node], found = s.State, true
+				}
+			}
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("%s holds no replica of %s", node, stream))
+		}
+	}
+	return out, errors.Join(errs...)
 }

@@ -27,6 +27,8 @@ type proc struct {
 	process  *os.Process // handle (pidfd) of the running process; nil between runs
 	ready    bool
 	stopping bool
+	held     chan struct{} // while not nil, the instance is kept from starting; closed to let it
+	starting bool          // the supervisor is starting a process (set by mayStart, cleared once it has a PID)
 	wake     chan struct{} // closed by stop to cut a restart delay short
 	done     chan struct{} // closed when the supervisor returns
 }
@@ -36,7 +38,15 @@ func (p *Platform) supervise(ctx context.Context, pr *proc) {
 	gen := 0
 	for {
 		gen++
+		if !mayStart(ctx, pr) {
+			return
+		}
 		cmd, err := p.startProcess(pr)
+		if err != nil {
+			pr.mu.Lock()
+			pr.starting = false
+			pr.mu.Unlock()
+		}
 		if err == nil {
 			go p.watchReady(ctx, pr, cmd.Process.Pid)
 			err = cmd.Wait()
@@ -58,6 +68,28 @@ func (p *Platform) supervise(ctx context.Context, pr *proc) {
 			return
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// mayStart waits while the instance is kept down (Offline), then marks it
+// starting; false when the supervisor must stop instead.
+func mayStart(ctx context.Context, pr *proc) bool {
+	for {
+		pr.mu.Lock()
+		held := pr.held
+		if held == nil {
+			pr.starting = true
+			pr.mu.Unlock()
+			return true
+		}
+		pr.mu.Unlock()
+		select {
+		case <-held:
+		case <-pr.wake:
+			return false
+		case <-ctx.Done():
+			return false
 		}
 	}
 }
@@ -99,7 +131,7 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 	}
 	_ = p.journal.Write(e)
 	pr.mu.Lock()
-	pr.pid, pr.process, pr.ready = pid, cmd.Process, false
+	pr.pid, pr.process, pr.ready, pr.starting = pid, cmd.Process, false, false
 	pr.mu.Unlock()
 	p.emit(platform.EventStarted, pr.Name, fmt.Sprintf("pid %d", pid))
 	return cmd, nil
