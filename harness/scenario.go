@@ -250,4 +250,15 @@ type Need struct {
 var (
 	NeedNodes = Need{"whole nodes to fail", func(p platform.Platform) bool { _, ok := p.(platform.Nodes); return ok }}
 	NeedPods  = Need{"pods to delete", func(p platform.Platform) bool { _, ok := p.(platform.Pods); return ok }}
+	// NeedDisks: a fault filesystem under the store nodes (on the local
+	// platform FAULTLINE_FAULTFS=on). The scenarios that need it damage
+	// the store of the bank every scenario shares.
+	NeedDisks = Need{"a fault filesystem under the store nodes (FAULTLINE_FAULTFS=on)", func(p platform.Platform) bool {
+		d, ok := p.(platform.Disks)
+		if !ok {
+			return false
+		}
+		_, err := d.Disk(topology.Store + "-0")
+		return err == nil
+	}}
 )

@@ -14,9 +14,11 @@ import (
 
 var _ platform.Disks = (*Platform)(nil)
 
-// FaultFSEnv turns the fault filesystem under the store nodes off when set
-// to "off": the nodes write to plain directories, and disk faults are
-// unsupported.
+// FaultFSEnv turns the fault filesystem under the store nodes on when set
+// to "on". It is off by default: every store write then pays a FUSE round
+// trip through the harness, and the scenarios that need it damage the
+// store of the bank every scenario shares (docs/BANK.md). Off, the nodes
+// write to plain directories and disk faults are unsupported.
 const FaultFSEnv = "FAULTLINE_FAULTFS"
 
 // disks are the fault filesystems under the store nodes' data, served by
@@ -40,8 +42,8 @@ func (p *Platform) dataDir(node string) (string, error) {
 	if d.by == nil {
 		d.by = map[string]*faultfs.Disk{}
 		switch {
-		case os.Getenv(FaultFSEnv) == "off":
-			d.none = fmt.Errorf("the fault filesystem is off (%s=off)", FaultFSEnv)
+		case os.Getenv(FaultFSEnv) != "on":
+			d.none = fmt.Errorf("the fault filesystem is off (%s=on turns it on)", FaultFSEnv)
 		default:
 			d.none = faultfs.Available()
 		}

@@ -240,8 +240,16 @@ func (p *Platform) startStore(ctx context.Context) error {
 		return err
 	}
 	nodes := make([]platform.Instance, n)
+	dirs := make([]string, n)
 	for i := range n {
 		nodes[i] = platform.Instance{Name: fmt.Sprintf("store-%d", i), Service: topology.Store, Tier: 0, Addr: fmt.Sprintf("127.0.0.1:%d", ports[3*i])}
+		// Every disk is mounted before any node starts: a process started
+		// while a mount opens /dev/fuse could inherit that descriptor
+		// (go-fuse sets close-on-exec only after the mount) and keep the
+		// mount's connection alive after the harness dies.
+		if dirs[i], err = p.dataDir(nodes[i].Name); err != nil {
+			return err
+		}
 	}
 	for i, node := range nodes {
 		client, cluster, mon := ports[3*i], ports[3*i+1], ports[3*i+2]
@@ -258,15 +266,11 @@ func (p *Platform) startStore(ctx context.Context) error {
 			routes = append(routes, "nats-route://"+addr)
 		}
 		p.store = append(p.store, fmt.Sprintf("nats://127.0.0.1:%d", client))
-		dir, err := p.dataDir(node.Name)
-		if err != nil {
-			return err
-		}
 		p.launch(ctx, &proc{
 			Instance: node,
 			args: []string{"store", "--name", node.Name, "--host", "127.0.0.1", "--client-port", fmt.Sprint(client),
 				"--cluster-port", fmt.Sprint(cluster), "--cluster-advertise", StoreRouteAdvertise, "--monitor-port", fmt.Sprint(mon),
-				"--routes", strings.Join(routes, ","), "--dir", dir},
+				"--routes", strings.Join(routes, ","), "--dir", dirs[i]},
 			readyURL: fmt.Sprintf("http://127.0.0.1:%d/healthz", mon),
 		})
 	}
