@@ -113,12 +113,7 @@ func (d *Disk) Faults() Faults { return *d.faults.Load() }
 // after: a process that goes on writing would see its files change under
 // it, which no machine that lost power does.
 func (d *Disk) LoseUnsynced() Lost {
-	d.mu.Lock()
-	nodes := make([]*node, 0, len(d.held))
-	for n := range d.held {
-		nodes = append(nodes, n)
-	}
-	d.mu.Unlock()
+	nodes := d.heldNodes()
 	var l Lost
 	for _, n := range nodes {
 		if b := n.lose(); b > 0 {
@@ -135,11 +130,8 @@ func (d *Disk) LoseUnsynced() Lost {
 
 // Stats returns the disk's counters.
 func (d *Disk) Stats() Stats {
+	nodes := d.heldNodes()
 	d.mu.Lock()
-	nodes := make([]*node, 0, len(d.held))
-	for n := range d.held {
-		nodes = append(nodes, n)
-	}
 	s := d.stats
 	d.mu.Unlock()
 	for _, n := range nodes {
@@ -156,12 +148,7 @@ func (d *Disk) Stats() Stats {
 // Unmount unmounts the disk. Held writes are put on disk first, as a
 // clean shutdown does.
 func (d *Disk) Unmount() error {
-	d.mu.Lock()
-	nodes := make([]*node, 0, len(d.held))
-	for n := range d.held {
-		nodes = append(nodes, n)
-	}
-	d.mu.Unlock()
+	nodes := d.heldNodes()
 	var errs []error
 	for _, n := range nodes {
 		n.mu.Lock()
@@ -216,6 +203,17 @@ func (d *Disk) count(f func(*Stats)) {
 	d.mu.Lock()
 	f(&d.stats)
 	d.mu.Unlock()
+}
+
+// heldNodes returns the nodes holding writes now.
+func (d *Disk) heldNodes() []*node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	nodes := make([]*node, 0, len(d.held))
+	for n := range d.held {
+		nodes = append(nodes, n)
+	}
+	return nodes
 }
 
 // dirty records whether n holds writes.
