@@ -15,19 +15,37 @@ import (
 	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/groundwork/platform/local"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/system/faultfs"
 )
 
-// TestCrashChild is the run that TestKilledRunLeavesNothing kills: it pauses
-// a card-processing replica for a minute. It only runs when asked to.
+// TestCrashChild is the run that TestKilledRunLeavesNothing kills: for a
+// minute it pauses a card-processing replica, holds a cards replica to a
+// CPU limit and a balance replica to a memory limit (control groups), and,
+// with the fault filesystem on, slows a store node's disk (a mount served
+// by the run itself). It only runs when asked to.
 func TestCrashChild(t *testing.T) {
 	if os.Getenv("FAULTLINE_CRASH_CHILD") == "" {
 		t.Skip("only runs as the child of TestKilledRunLeavesNothing")
 	}
 	harness.Run(t, harness.Scenario{
-		Runbook: "Pause a card-processing replica for a minute (to be killed midway).",
+		Runbook: "Pause a card-processing replica, limit a cards replica's CPU and a balance replica's memory, and slow a store disk, for a minute (to be killed midway).",
 		Steady:  time.Second,
-		Faults:  []harness.Step{{At: 0, For: time.Minute, Fault: &faults.Pause{Target: faults.One("card-processing")}}},
+		Faults:  crashChildFaults(),
 	})
+}
+
+// crashChildFaults are the faults TestCrashChild injects: one of each kind
+// a dead run must not leave behind.
+func crashChildFaults() []harness.Step {
+	steps := []harness.Step{
+		{At: 0, For: time.Minute, Fault: &faults.Pause{Target: faults.One("card-processing")}},
+		{At: 0, For: time.Minute, Fault: &faults.CPULimit{Target: faults.One("cards"), Cores: 0.5}},
+		{At: 0, For: time.Minute, Fault: &faults.MemoryLimit{Target: faults.One("balance"), Bytes: 512 << 20}},
+	}
+	if os.Getenv(local.FaultFSEnv) == "on" {
+		steps = append(steps, harness.Step{At: 0, For: time.Minute, Fault: faults.SlowDisk(faults.One("store"), time.Millisecond, time.Millisecond)})
+	}
+	return steps
 }
 
 // TestKilledRunLeavesNothing runs `go test` on TestCrashChild, SIGKILLs the
@@ -47,6 +65,13 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	state := t.TempDir()
 	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestCrashChild$", "-v", ".")
 	cmd.Env = append(os.Environ(), "FAULTLINE_CRASH_CHILD=1", "FAULTLINE_STATE="+state, "FAULTLINE_RUNS="+t.TempDir(), "FAULTLINE_CUSTOMERS=20")
+	// The dead run's mounts must go too: its store runs on the fault
+	// filesystem wherever this host has one.
+	if faultfs.Available() == nil {
+		cmd.Env = append(cmd.Env, local.FaultFSEnv+"=on")
+		t.Setenv(local.FaultFSEnv, "on") // for crashChildFaults, below
+	}
+	want := len(crashChildFaults())
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.Stdout = cmd.Stderr
@@ -60,7 +85,10 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 		var last []string
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "injected pause") {
+			if strings.Contains(sc.Text(), ": injected ") || strings.Contains(sc.Text(), " FAILED: ") {
+				want--
+			}
+			if want == 0 {
 				close(injected)
 				for sc.Scan() {
 				}
@@ -83,14 +111,26 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	entries, err := journal.Read(state)
 	require.NoError(t, err)
 	var pids []int
+	var groups, mounts []string
 	paused := 0
 	for _, e := range entries {
 		pids = append(pids, e.PIDs...)
 		if e.Kind == "pause" {
 			paused++
 		}
+		groups = append(groups, e.Cgroups...)
+		if e.Mount != "" {
+			mounts = append(mounts, e.Mount)
+		}
 	}
 	require.Equal(t, 1, paused, "the pause is journaled before it happens")
+	require.Len(t, groups, 2, "the limits' control groups are journaled before they exist")
+	for _, g := range groups {
+		require.DirExists(t, g)
+	}
+	if os.Getenv(local.FaultFSEnv) == "on" {
+		require.Len(t, mounts, 3, "each store node's disk is journaled")
+	}
 	require.GreaterOrEqual(t, len(pids), 10, "the child's processes are journaled")
 
 	require.NoError(t, cmd.Process.Kill()) // SIGKILL `go test`
@@ -112,5 +152,13 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	}, 30*time.Second, 200*time.Millisecond, "processes or journal entries of the killed run are left")
 	for _, pid := range pids {
 		assert.False(t, journal.Alive(pid, ""), "pid %d still running", pid)
+	}
+	for _, g := range groups {
+		assert.NoDirExists(t, g, "control group left")
+	}
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	for _, m := range mounts {
+		assert.NotContains(t, string(info), " "+m+" ", "mount left")
 	}
 }

@@ -50,7 +50,11 @@ type Entry struct {
 	Resume bool   `json:"resume,omitempty"`
 	// Mount is a mount point the run made (KindMount), served by the
 	// harness itself: its reap detaches it.
-	Mount   string    `json:"mount,omitempty"`
+	Mount string `json:"mount,omitempty"`
+	// Cgroups are control groups the run made (their directories, each
+	// below the group its processes came from): its reap moves what runs
+	// in them back up and removes them.
+	Cgroups []string  `json:"cgroups,omitempty"`
 	Created time.Time `json:"created"`
 }
 

@@ -1,10 +1,12 @@
 package journal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"syscall"
 )
@@ -17,6 +19,9 @@ type Reaped struct {
 	// Detached lists the mount points detached: a dead run's fault
 	// filesystems, whose server died with it.
 	Detached []string
+	// Released lists the control groups removed, their processes moved
+	// back to the groups they came from.
+	Released []string
 	// Skipped lists the journaled PIDs that were not signalled because they
 	// failed a check (a reused PID, our own, no identity recorded, ...).
 	Skipped []Skip
@@ -39,8 +44,8 @@ func (s Skip) String() string {
 }
 
 // Reap undoes what dead runs left in dir: it resumes paused processes, kills
-// every process they started, detaches the mounts they made and removes
-// their entries. Entries of runs
+// every process they started, detaches the mounts they made, removes the
+// control groups they made and removes their entries. Entries of runs
 // whose harness is still alive are left alone. It is the local platform's
 // reaper; platform.Reap hands each platform the entries it wrote.
 func Reap(dir string) (Reaped, error) {
@@ -81,6 +86,12 @@ func Orphans(dir string) ([]Entry, error) {
 func ReapEntries(dir string, entries []Entry) Reaped {
 	var r Reaped
 	runs := map[string]bool{}
+	// Mounts first: a process blocked on a dead run's filesystem dies only
+	// once its connection is aborted.
+	entries = slices.Clone(entries)
+	slices.SortStableFunc(entries, func(a, b Entry) int {
+		return cmp.Compare(boolInt(a.Mount == ""), boolInt(b.Mount == ""))
+	})
 	for _, e := range entries {
 		runs[e.Run] = true
 		for _, pid := range e.PIDs {
@@ -95,6 +106,13 @@ func ReapEntries(dir string, entries []Entry) Reaped {
 				r.Detached = append(r.Detached, e.Mount)
 			}
 		}
+		for _, g := range e.Cgroups {
+			if err := RemoveCgroup(g); err != nil {
+				r.Skipped = append(r.Skipped, Skip{Run: e.Run, ID: e.ID, Reason: err.Error()})
+			} else {
+				r.Released = append(r.Released, g)
+			}
+		}
 		r.Entries++
 		_ = os.Remove(filepath.Join(dir, fileName(e.Run, e.ID)))
 	}
@@ -103,17 +121,6 @@ func ReapEntries(dir string, entries []Entry) Reaped {
 	}
 	sort.Strings(r.Runs)
 	return r
-}
-
-// detach lazily unmounts mountpoint, a fault filesystem whose server (the
-// dead harness) is gone; a directory that is no longer a mount point is
-// left alone.
-func detach(mountpoint string) error {
-	err := syscall.Unmount(mountpoint, syscall.MNT_DETACH)
-	if err == nil || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
-		return nil
-	}
-	return fmt.Errorf("detach %s: %w", mountpoint, err)
 }
 
 // ownerAlive reports whether the harness that wrote e still runs (or is us).
@@ -175,4 +182,11 @@ func (e Entry) proc(pid int) (Proc, error) {
 		}
 	}
 	return Proc{}, fmt.Errorf("%w: no start time journaled for pid %d", ErrMismatch, pid)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

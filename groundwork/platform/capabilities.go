@@ -108,6 +108,39 @@ type Pressure interface {
 	CPUPressure(ctx context.Context, id string, targets []Target, burners int) (Applied, error)
 }
 
+// Limits is the ability to hold instances to resource limits as a
+// container runtime holds a container to its Kubernetes resources.limits:
+// a CPU quota (CFS bandwidth: the instance is throttled once it has used
+// its share of each 100 ms period) and a memory limit (past it the kernel
+// reclaims what it can, then its OOM killer kills the instance). The
+// platform journals under id what it changes before the limit takes hold.
+// While the fault lasts, an instance started again (after an OOM kill) is
+// held to the same limits, as a restarted container is.
+type Limits interface {
+	Limit(ctx context.Context, id string, targets []Target, l Limit) (Limited, error)
+}
+
+// Limited is a Limit in place.
+type Limited interface {
+	Applied
+	// OOMKills counts the targets' processes the kernel's OOM killer has
+	// killed since the limit took hold.
+	OOMKills() (int, error)
+}
+
+// Limit is what Limits holds each target to. A zero field leaves that
+// resource alone.
+type Limit struct {
+	// CPU is the cores each target may use, as a Kubernetes CPU limit
+	// ("200m" is 0.2).
+	CPU float64
+	// Memory is the bytes each target may allocate from the moment it is
+	// limited: what it already holds stays charged where it was, since a
+	// kernel no longer moves memory between groups. A few pages make the
+	// kernel OOM-kill the instance as soon as it allocates.
+	Memory int64
+}
+
 // Applied is a resource fault a platform put in place.
 type Applied interface {
 	// Verify returns evidence that it holds.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // Faults is what the disk does wrong now. The zero value is a healthy disk.
@@ -86,6 +88,13 @@ func Mount(backing, mountpoint string) (*Disk, error) {
 	// ask for them every time (and every file is opened for direct I/O,
 	// so it caches no pages). Names only change through the mount.
 	zero, second := time.Duration(0), time.Second
+	// go-fuse opens /dev/fuse without O_CLOEXEC. Every process started
+	// after the mount (the store nodes above it) would hold the connection
+	// open: when this process dies, a node exiting would then wait forever
+	// for its last flush, which no one serves. No fork runs between the
+	// open and closeOnExec (the lock os/exec takes to fork).
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	server, err := fs.Mount(mountpoint, root.RootNode, &fs.Options{
 		AttrTimeout:  &zero,
 		EntryTimeout: &second,
@@ -99,7 +108,33 @@ func Mount(backing, mountpoint string) (*Disk, error) {
 		return nil, fmt.Errorf("mount fault filesystem at %s: %w", mountpoint, err)
 	}
 	d.server = server
+	if err := closeOnExec("/dev/fuse"); err != nil {
+		_ = server.Unmount()
+		return nil, fmt.Errorf("mount fault filesystem at %s: %w", mountpoint, err)
+	}
 	return d, nil
+}
+
+// closeOnExec marks every descriptor of this process open on device
+// close-on-exec.
+func closeOnExec(device string) error {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range fds {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err != nil || target != device {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return fmt.Errorf("close-on-exec %s (fd %d): %w", device, fd, err)
+		}
+	}
+	return nil
 }
 
 // Set replaces the disk's faults; Set(Faults{}) heals it.

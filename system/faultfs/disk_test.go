@@ -3,6 +3,7 @@ package faultfs_test
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -128,4 +129,15 @@ func TestFaultsFailAndDelayWritesAndSyncs(t *testing.T) {
 	s := d.Stats()
 	assert.EqualValues(t, 2, s.Failed)
 	assert.EqualValues(t, 2, s.Delayed)
+}
+
+// A process started after the mount must not hold the filesystem's
+// connection: if it did, the connection would outlive this process, and
+// that child, exiting, would wait forever for a flush no one serves.
+func TestProcessesStartedAfterTheMountDoNotHoldIt(t *testing.T) {
+	mount(t)
+	out, err := exec.Command("sh", "-c", "ls -l /proc/$$/fd").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "0 -> /dev/null", "the child lists its descriptors")
+	assert.NotContains(t, string(out), "/dev/fuse", "the child inherited the connection")
 }

@@ -27,10 +27,11 @@ type proc struct {
 	process  *os.Process // handle (pidfd) of the running process; nil between runs
 	ready    bool
 	stopping bool
-	held     chan struct{} // while not nil, the instance is kept from starting; closed to let it
-	starting bool          // the supervisor is starting a process (set by mayStart, cleared once it has a PID)
-	wake     chan struct{} // closed by stop to cut a restart delay short
-	done     chan struct{} // closed when the supervisor returns
+	held     chan struct{}     // while not nil, the instance is kept from starting; closed to let it
+	starting bool              // the supervisor is starting a process (set by mayStart, cleared once it has a PID)
+	cgroups  map[string]string // controller -> group every new process joins (a Limit in place)
+	wake     chan struct{}     // closed by stop to cut a restart delay short
+	done     chan struct{}     // closed when the supervisor returns
 }
 
 func (p *Platform) supervise(ctx context.Context, pr *proc) {
@@ -130,6 +131,15 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 		e.Procs = []journal.Proc{id}
 	}
 	_ = p.journal.Write(e)
+	// Held to the limits in place, as a restarted container is, before it
+	// is known to run. It ran unlimited for the moments since its start:
+	// what it allocated then stays charged to the harness's group.
+	pr.mu.Lock()
+	groups := pr.cgroups
+	pr.mu.Unlock()
+	if err := joinCgroups(pid, groups); err != nil {
+		fmt.Fprintf(logf, "--- not limited: %v\n", err)
+	}
 	pr.mu.Lock()
 	pr.pid, pr.process, pr.ready, pr.starting = pid, cmd.Process, false, false
 	pr.mu.Unlock()

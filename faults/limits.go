@@ -1,0 +1,158 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/faultline/faultline/groundwork/platform"
+)
+
+// MemoryLimit holds the selected instances to a memory limit, as a
+// Kubernetes memory limit holds a container (platform.Limits): past it the
+// kernel reclaims what it can, then its OOM killer kills the instance,
+// which is started again under the same limit while the fault lasts (a
+// container restarted after OOMKilled). The limit counts what an instance
+// allocates from the injection on.
+type MemoryLimit struct {
+	Target Selector
+	Bytes  int64
+	// OOM says the limit is meant to kill: Verify waits for the kernel's
+	// first OOM kill, and fails if none comes within OOMWait.
+	OOM bool
+
+	applied platform.Limited
+}
+
+// OOMWait bounds how long an OOM kill fault waits for its first kill.
+const OOMWait = 15 * time.Second
+
+// OOMKill holds the selected instances to a few pages of new memory, so
+// that the kernel's OOM killer kills each as soon as it allocates, and
+// again after each restart, for as long as the fault lasts: a memory limit
+// set far too low, or a leak that fills the container at once.
+func OOMKill(s Selector) *MemoryLimit { return &MemoryLimit{Target: s, Bytes: 64 << 10, OOM: true} }
+
+// Name implements Fault.
+func (m *MemoryLimit) Name() string {
+	if m.OOM {
+		return fmt.Sprintf("OOM kill (memory limit of %d KiB) on %s", m.Bytes>>10, m.Target)
+	}
+	return fmt.Sprintf("memory limit of %d MiB on %s", m.Bytes>>20, m.Target)
+}
+
+// Services implements Targeted.
+func (m *MemoryLimit) Services() []string { return []string{m.Target.service()} }
+
+// Validate implements Fault.
+func (m *MemoryLimit) Validate() error {
+	if m.Bytes < 4096 {
+		return fmt.Errorf("memory limit: %d bytes is less than a page", m.Bytes)
+	}
+	return m.Target.Validate()
+}
+
+// Inject implements Fault.
+func (m *MemoryLimit) Inject(ctx context.Context, env *Env) (err error) {
+	m.applied, err = limit(ctx, env, m.Target, platform.Limit{Memory: m.Bytes}, "memory limit")
+	return err
+}
+
+// Verify implements Fault.
+func (m *MemoryLimit) Verify(ctx context.Context, env *Env) (string, error) {
+	if m.applied == nil {
+		return "", fmt.Errorf("memory limit not applied")
+	}
+	if m.OOM {
+		err := until(ctx, time.Now().Add(OOMWait), 50*time.Millisecond, func() (bool, error) {
+			n, err := m.applied.OOMKills()
+			return n > 0, err
+		})
+		if err != nil {
+			return "", fmt.Errorf("no OOM kill within %v: %w", OOMWait, err)
+		}
+	}
+	return m.applied.Verify(ctx)
+}
+
+// Recover implements Fault.
+func (m *MemoryLimit) Recover(ctx context.Context, env *Env) error {
+	return unlimit(ctx, env, &m.applied)
+}
+
+// CPULimit holds the selected instances to a CPU quota, as a Kubernetes
+// CPU limit does (CFS bandwidth control): an instance that has used its
+// share of a 100 ms period waits for the next one, however idle the host.
+type CPULimit struct {
+	Target Selector
+	Cores  float64 // 0.2 is Kubernetes' "200m"
+
+	applied platform.Limited
+}
+
+// Name implements Fault.
+func (c *CPULimit) Name() string {
+	return fmt.Sprintf("CPU limit of %dm on %s", int(c.Cores*1000), c.Target)
+}
+
+// Services implements Targeted.
+func (c *CPULimit) Services() []string { return []string{c.Target.service()} }
+
+// Validate implements Fault.
+func (c *CPULimit) Validate() error {
+	if c.Cores < 0.01 {
+		return fmt.Errorf("cpu limit: %v cores is less than the least quota (10m)", c.Cores)
+	}
+	return c.Target.Validate()
+}
+
+// Inject implements Fault.
+func (c *CPULimit) Inject(ctx context.Context, env *Env) (err error) {
+	c.applied, err = limit(ctx, env, c.Target, platform.Limit{CPU: c.Cores}, "cpu limit")
+	return err
+}
+
+// Verify implements Fault.
+func (c *CPULimit) Verify(ctx context.Context, env *Env) (string, error) {
+	if c.applied == nil {
+		return "", fmt.Errorf("cpu limit not applied")
+	}
+	return c.applied.Verify(ctx)
+}
+
+// Recover implements Fault.
+func (c *CPULimit) Recover(ctx context.Context, env *Env) error {
+	return unlimit(ctx, env, &c.applied)
+}
+
+// limit holds the instances s picks to l.
+func limit(ctx context.Context, env *Env, s Selector, l platform.Limit, what string) (platform.Limited, error) {
+	lp, err := platform.As[platform.Limits](env.Platform, what)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := platform.As[platform.Signals](env.Platform, what)
+	if err != nil {
+		return nil, err
+	}
+	insts, err := s.Pick(env)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := incarnations(sig, insts)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %w", what, err)
+	}
+	return lp.Limit(ctx, env.ID, targets, l)
+}
+
+// unlimit undoes *applied, or removes the journal entry of a limit that
+// was never applied.
+func unlimit(ctx context.Context, env *Env, applied *platform.Limited) error {
+	if *applied == nil {
+		return env.Journal.Remove(env.ID)
+	}
+	err := (*applied).Undo(ctx)
+	*applied = nil
+	return err
+}

@@ -1,0 +1,301 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/groundwork/platform"
+)
+
+var _ platform.Limits = (*Platform)(nil)
+
+// cfsPeriod is the CFS bandwidth period, in microseconds, Kubernetes uses.
+const cfsPeriod = 100_000
+
+// Limit implements platform.Limits with the host's cgroup v1 controllers,
+// as a container runtime does: each target gets a group of its own
+// (faultline-<id>-<instance>) below the group it runs in, in the cpu
+// hierarchy for a CPU quota and in the memory hierarchy for a memory
+// limit. The groups are journaled before they exist; Undo (or a later
+// run's reap) moves the processes back up and removes them.
+func (p *Platform) Limit(_ context.Context, id string, targets []platform.Target, l platform.Limit) (platform.Limited, error) {
+	if l.CPU < 0 || l.Memory < 0 || (l.CPU == 0 && l.Memory == 0) {
+		return nil, fmt.Errorf("limit: a CPU (cores) or memory (bytes) limit above zero is needed, got %v cores and %d bytes", l.CPU, l.Memory)
+	}
+	var controllers []string
+	if l.CPU > 0 {
+		controllers = append(controllers, "cpu")
+	}
+	if l.Memory > 0 {
+		controllers = append(controllers, "memory")
+	}
+	lim := &limited{p: p, id: id, limit: l, groups: map[string]map[string]string{}}
+	var all, names []string
+	for _, t := range targets {
+		lim.groups[t.Instance] = map[string]string{}
+		for _, c := range controllers {
+			parent, err := cgroupOf(t.Incarnation.PID, c)
+			if err != nil {
+				return nil, fmt.Errorf("limit %s: %w", t.Instance, err)
+			}
+			dir := filepath.Join(parent, journal.CgroupPrefix+id+"-"+t.Instance)
+			lim.groups[t.Instance][c] = dir
+			all = append(all, dir)
+		}
+		names = append(names, t.Instance)
+	}
+	if err := p.journal.Write(journal.Entry{Kind: "limit", ID: id, Target: strings.Join(names, ","), Cgroups: all}); err != nil {
+		return nil, err
+	}
+	for _, t := range targets {
+		if err := lim.create(t.Instance); err != nil {
+			return lim, err
+		}
+		if err := joinCgroups(t.Incarnation.PID, lim.groups[t.Instance]); err != nil {
+			return lim, fmt.Errorf("limit %s: %w", t.Instance, err)
+		}
+		p.setCgroups(t.Instance, lim.groups[t.Instance])
+	}
+	return lim, nil
+}
+
+// limited is one Limit in place.
+type limited struct {
+	p     *Platform
+	id    string
+	limit platform.Limit
+
+	mu     sync.Mutex
+	groups map[string]map[string]string // instance -> controller -> group
+}
+
+// create makes instance's groups and writes their limits.
+func (l *limited) create(instance string) error {
+	for c, dir := range l.groups[instance] {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("limit %s: %w", instance, err)
+		}
+		var err error
+		switch c {
+		case "cpu":
+			quota := max(int64(l.limit.CPU*cfsPeriod), 1000) // the kernel's least
+			err = errors.Join(
+				writeCgroup(dir, "cpu.cfs_period_us", cfsPeriod),
+				writeCgroup(dir, "cpu.cfs_quota_us", quota))
+		case "memory":
+			err = writeCgroup(dir, "memory.limit_in_bytes", l.limit.Memory)
+		}
+		if err != nil {
+			return fmt.Errorf("limit %s: %w", instance, err)
+		}
+	}
+	return nil
+}
+
+// Verify implements platform.Applied: each target's groups hold their
+// limits and its running process, and say what the limits did.
+func (l *limited) Verify(context.Context) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, inst := range slices.Sorted(maps.Keys(l.groups)) {
+		pid := l.p.pidOf(inst)
+		var parts []string
+		for _, c := range slices.Sorted(maps.Keys(l.groups[inst])) {
+			dir := l.groups[inst][c]
+			if pid != 0 && !inCgroup(dir, pid) && !exited(pid) {
+				return "", fmt.Errorf("%s (pid %d) is not in %s", inst, pid, dir)
+			}
+			switch c {
+			case "cpu":
+				st, err := cgroupStats(dir, "cpu.stat")
+				if err != nil {
+					return "", err
+				}
+				parts = append(parts, fmt.Sprintf("%.2f cores, throttled in %d of %d periods", l.limit.CPU, st["nr_throttled"], st["nr_periods"]))
+			case "memory":
+				u, err := memoryUse(dir)
+				if err != nil {
+					return "", err
+				}
+				parts = append(parts, fmt.Sprintf("%d of %d KiB allocated since, limit hit %d times, %d OOM kills", u.usage/1024, l.limit.Memory/1024, u.failcnt, u.oomKills))
+			}
+		}
+		out = append(out, inst+": "+strings.Join(parts, "; "))
+	}
+	return strings.Join(out, "; "), nil
+}
+
+// OOMKills implements platform.Limited.
+func (l *limited) OOMKills() (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, groups := range l.groups {
+		if dir, ok := groups["memory"]; ok {
+			u, err := memoryUse(dir)
+			if err != nil {
+				return n, err
+			}
+			n += int(u.oomKills)
+		}
+	}
+	return n, nil
+}
+
+// Undo implements platform.Applied: instances started from now on run
+// unlimited, the processes in the groups go back to where they came from
+// and the groups are removed.
+func (l *limited) Undo(context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for inst, groups := range l.groups {
+		l.p.setCgroups(inst, nil)
+		for _, dir := range groups {
+			errs = append(errs, journal.RemoveCgroup(dir))
+		}
+	}
+	l.groups = map[string]map[string]string{}
+	errs = append(errs, l.p.journal.Remove(l.id))
+	return errors.Join(errs...)
+}
+
+// setCgroups makes the groups (controller -> directory) the ones instance
+// is started in from now on; nil for none.
+func (p *Platform) setCgroups(instance string, groups map[string]string) {
+	p.mu.Lock()
+	pr, ok := p.procs[instance]
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	pr.mu.Lock()
+	pr.cgroups = groups
+	pr.mu.Unlock()
+}
+
+// pidOf returns the PID of instance's running process, 0 if none.
+func (p *Platform) pidOf(instance string) int {
+	p.mu.Lock()
+	pr, ok := p.procs[instance]
+	p.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.pid
+}
+
+// cgroupOf returns the directory of the group pid runs in, in the cgroup v1
+// hierarchy that has controller.
+func cgroupOf(pid int, controller string) (string, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// 4:memory:/process_api/7b76
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if c != controller {
+				continue
+			}
+			dir := filepath.Join(journal.CgroupRoot, parts[1], parts[2])
+			if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err != nil {
+				return "", fmt.Errorf("the %s controller's group %s: %w: %w", controller, dir, err, platform.ErrUnsupported)
+			}
+			return dir, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("no cgroup v1 %s controller on this host: %w", controller, platform.ErrUnsupported)
+}
+
+// joinCgroups moves pid (every thread of it) into each of groups.
+func joinCgroups(pid int, groups map[string]string) error {
+	var errs []error
+	for _, dir := range groups {
+		errs = append(errs, writeCgroup(dir, "cgroup.procs", int64(pid)))
+	}
+	return errors.Join(errs...)
+}
+
+func writeCgroup(dir, file string, v int64) error {
+	return os.WriteFile(filepath.Join(dir, file), []byte(strconv.FormatInt(v, 10)), 0)
+}
+
+// inCgroup reports whether pid is in the group dir.
+func inCgroup(dir string, pid int) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return false
+	}
+	return slices.Contains(strings.Fields(string(b)), strconv.Itoa(pid))
+}
+
+// exited reports whether pid has exited (gone, or a zombie not yet
+// waited for): a process leaves its groups as it exits.
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
+}
+
+// cgroupStats reads a "name value" file of a group (cpu.stat,
+// memory.oom_control).
+func cgroupStats(dir, file string) (map[string]int64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			out[k] = n
+		}
+	}
+	return out, nil
+}
+
+type memoryUsage struct{ usage, failcnt, oomKills int64 }
+
+func memoryUse(dir string) (memoryUsage, error) {
+	var u memoryUsage
+	oom, err := cgroupStats(dir, "memory.oom_control")
+	if err != nil {
+		return u, err
+	}
+	u.oomKills = oom["oom_kill"]
+	for file, v := range map[string]*int64{"memory.usage_in_bytes": &u.usage, "memory.failcnt": &u.failcnt} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			return u, err
+		}
+		*v, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	return u, nil
+}
