@@ -46,6 +46,20 @@ type Targeted interface {
 	Services() []string
 }
 
+// Reporter is implemented by faults that can say, just before they are
+// recovered, what they did over their window (Verify only shows that they
+// took hold): how often the kernel OOM-killed an instance, how many
+// periods it throttled one.
+// A report that wraps ErrNoEffect says the fault took hold but did
+// nothing over its window: nothing was tested under it.
+type Reporter interface {
+	Report(ctx context.Context, env *Env) (string, error)
+}
+
+// ErrNoEffect is what a Reporter's error wraps when its fault had no
+// effect (a CPU limit never reached, a memory limit never hit).
+var ErrNoEffect = errors.New("the fault had no effect")
+
 // Env is what a fault acts on.
 type Env struct {
 	Platform platform.Platform

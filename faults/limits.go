@@ -65,14 +65,25 @@ func (m *MemoryLimit) Verify(ctx context.Context, env *Env) (string, error) {
 	}
 	if m.OOM {
 		err := until(ctx, time.Now().Add(OOMWait), 50*time.Millisecond, func() (bool, error) {
-			n, err := m.applied.OOMKills()
-			return n > 0, err
+			e, err := m.applied.Effect()
+			return e.OOMKills > 0, err
 		})
 		if err != nil {
 			return "", fmt.Errorf("no OOM kill within %v: %w", OOMWait, err)
 		}
 	}
 	return m.applied.Verify(ctx)
+}
+
+// Report implements Reporter: the limit's account over the window; a
+// limit no allocation met had no effect.
+func (m *MemoryLimit) Report(ctx context.Context, env *Env) (string, error) {
+	return report(ctx, m.applied, func(e platform.Effect) string {
+		if e.LimitHits == 0 && e.OOMKills == 0 {
+			return "no allocation met the memory limit"
+		}
+		return ""
+	})
 }
 
 // Recover implements Fault.
@@ -120,6 +131,17 @@ func (c *CPULimit) Verify(ctx context.Context, env *Env) (string, error) {
 	return c.applied.Verify(ctx)
 }
 
+// Report implements Reporter: the limit's account over the window; a
+// quota never used up had no effect.
+func (c *CPULimit) Report(ctx context.Context, env *Env) (string, error) {
+	return report(ctx, c.applied, func(e platform.Effect) string {
+		if e.Throttled == 0 {
+			return fmt.Sprintf("the instances never used up their quota (throttled in none of %d periods)", e.Periods)
+		}
+		return ""
+	})
+}
+
 // Recover implements Fault.
 func (c *CPULimit) Recover(ctx context.Context, env *Env) error {
 	return unlimit(ctx, env, &c.applied)
@@ -144,6 +166,22 @@ func limit(ctx context.Context, env *Env, s Selector, l platform.Limit, what str
 		return nil, fmt.Errorf("%s on %w", what, err)
 	}
 	return lp.Limit(ctx, env.ID, targets, l)
+}
+
+// report is applied's account, or an error wrapping ErrNoEffect when idle
+// says why its effect was nil.
+func report(ctx context.Context, applied platform.Limited, idle func(platform.Effect) string) (string, error) {
+	if applied == nil {
+		return "", nil
+	}
+	e, err := applied.Effect()
+	if err != nil {
+		return "", err
+	}
+	if why := idle(e); why != "" {
+		return "", fmt.Errorf("%w: %s", ErrNoEffect, why)
+	}
+	return applied.Verify(ctx)
 }
 
 // unlimit undoes *applied, or removes the journal entry of a limit that

@@ -28,8 +28,22 @@ type StorePartition struct {
 	// Leader, when set, names a stream whose leader at the time of the
 	// injection is the node cut off (Node is then set by Inject).
 	Leader string
+	// Only, when set, cuts Node off from this one node only: the third
+	// node still reaches both, and bridges them (Jepsen's bridge).
+	Only string
 
 	hit []platform.Link
+}
+
+// BridgeStore cuts store node a off from store node b only: the third
+// node still reaches both (Jepsen's bridge partition). Each half sees a
+// majority, with the bridge in both.
+//
+//	store-a ──╳── store-b
+//	      \       /
+//	      the third
+func BridgeStore(a, b int) *StorePartition {
+	return &StorePartition{Node: fmt.Sprintf("%s-%d", topology.Store, a), Only: fmt.Sprintf("%s-%d", topology.Store, b)}
 }
 
 // IsolateStoreNode cuts store node node (0, 1 or 2) off from the others.
@@ -46,6 +60,9 @@ func (f *StorePartition) Name() string {
 	if f.Leader != "" {
 		return "partition the leader of " + f.Leader + " from the other store nodes"
 	}
+	if f.Only != "" {
+		return "partition " + f.Node + " from " + f.Only + " (the third store node reaches both)"
+	}
 	return "partition " + f.Node + " from the other store nodes"
 }
 
@@ -57,9 +74,23 @@ func (f *StorePartition) Validate() error {
 	if f.Leader != "" {
 		return nil
 	}
+	if err := isStoreNode(f.Node); err != nil {
+		return err
+	}
+	if f.Only == "" {
+		return nil
+	}
+	if f.Only == f.Node {
+		return fmt.Errorf("store partition: %s cannot be cut off from itself", f.Node)
+	}
+	return isStoreNode(f.Only)
+}
+
+// isStoreNode checks that name names a store node.
+func isStoreNode(name string) error {
 	var i int
-	if _, err := fmt.Sscanf(f.Node, topology.Store+"-%d", &i); err != nil || i < 0 || i >= topology.StoreNodes {
-		return fmt.Errorf("store partition: %q is not a store node (store-0 to store-%d)", f.Node, topology.StoreNodes-1)
+	if _, err := fmt.Sscanf(name, topology.Store+"-%d", &i); err != nil || i < 0 || i >= topology.StoreNodes || name != fmt.Sprintf("%s-%d", topology.Store, i) {
+		return fmt.Errorf("store partition: %q is not a store node (store-0 to store-%d)", name, topology.StoreNodes-1)
 	}
 	return nil
 }
@@ -89,7 +120,11 @@ func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
 	}
 	// Both ends are store nodes: the node's links to the store service and
 	// the store service's links to the node.
-	f.hit = append(ls.Links(f.Node, topology.Store), ls.Links(topology.Store, f.Node)...)
+	peers := topology.Store
+	if f.Only != "" {
+		peers = f.Only
+	}
+	f.hit = append(ls.Links(f.Node, peers), ls.Links(peers, f.Node)...)
 	if len(f.hit) == 0 {
 		return fmt.Errorf("%s: the %s platform does not route the store's replication through links: %w", f.Name(), env.Platform.Name(), ErrUnsupported)
 	}
@@ -120,7 +155,11 @@ func (f *StorePartition) Verify(ctx context.Context, env *Env) (string, error) {
 		}
 		ends = append(ends, l.From().Name+"->"+l.To().Name)
 	}
-	return fmt.Sprintf("%s cut off: nothing passes either way on %d links (%s)", f.Node, len(f.hit), strings.Join(ends, ", ")), nil
+	who := f.Node + " cut off"
+	if f.Only != "" {
+		who = f.Node + " and " + f.Only + " cut apart"
+	}
+	return fmt.Sprintf("%s: nothing passes either way on %d links (%s)", who, len(f.hit), strings.Join(ends, ", ")), nil
 }
 
 // Recover implements Fault.

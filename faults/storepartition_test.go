@@ -142,3 +142,31 @@ func TestStoreLeaderPartitionCutsOffTheLeaderOfTheDay(t *testing.T) {
 		assert.Equal(t, touches && l.from.Service == "store", len(l.toxics) == 2, "%s->%s", l.from.Name, l.to.Name)
 	}
 }
+
+// TestBridgeCutsOnePairOnly: a bridge between store-0 and store-2 cuts
+// the two links between them, both ways, and leaves store-1's links to
+// both alone; a node cannot be bridged from itself.
+func TestBridgeCutsOnePairOnly(t *testing.T) {
+	p := storeLinks(true)
+	env := newEnv(t, p, "bridge-1")
+	f := faults.BridgeStore(0, 2)
+	require.NoError(t, f.Validate())
+	require.NoError(t, f.Inject(context.Background(), env))
+	var cut []string
+	for _, l := range p.links {
+		if len(l.toxics) > 0 {
+			cut = append(cut, l.from.Name+"->"+l.to.Name)
+		}
+	}
+	assert.ElementsMatch(t, []string{"store-0->store-2", "store-2->store-0"}, cut)
+	ev, err := f.Verify(context.Background(), env)
+	require.NoError(t, err)
+	assert.Contains(t, ev, "2 links")
+	assert.Contains(t, f.Name(), "store-0 from store-2")
+	require.NoError(t, f.Recover(context.Background(), env))
+	for _, l := range p.links {
+		assert.Empty(t, l.toxics)
+	}
+	assert.Error(t, faults.BridgeStore(1, 1).Validate())
+	assert.Error(t, (&faults.StorePartition{Node: "store-0", Only: "store-9"}).Validate())
+}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,6 +214,7 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 	defer abort()
 	watching, stopWatching := context.WithCancel(ctx)
 	guard := s.guard(watching, sc, start+sc.Steady, abort)
+	var recovering sync.WaitGroup
 	for _, a := range acts {
 		sleepUntil(aborted, h, a.at)
 		if aborted.Err() != nil {
@@ -220,11 +222,20 @@ func (s *suite) schedule(ctx context.Context, sc *Scenario, start time.Duration,
 		}
 		st := sc.Faults[a.i]
 		if a.inject {
+			// A fault goes in once every recovery due before it is done:
+			// faults in turn each come after the last one's recovery,
+			// however long it took.
+			recovering.Wait()
 			injs[a.i] = s.inject(ctx, sc.Name, a.i, st.Fault)
 			continue
 		}
-		s.recover(ctx, sc.Name, injs[a.i])
+		// Each recovery runs on its own: one that waits (for a store node
+		// to be healthy again) does not hold back another due meanwhile,
+		// which may be what it waits for (the peer a pause holds).
+		in := injs[a.i]
+		recovering.Go(func() { s.recover(ctx, sc.Name, in) })
 	}
+	recovering.Wait()
 	stopWatching()
 	guard.wait()
 	end := start + sc.Duration()
@@ -325,6 +336,15 @@ func (s *suite) recover(ctx context.Context, scenario string, in *injection) {
 	in.done = true
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoveryLimit(in.f))
 	defer cancel()
+	if r, ok := in.f.(faults.Reporter); ok {
+		rep, err := r.Report(rctx, in.env)
+		switch {
+		case errors.Is(err, faults.ErrNoEffect):
+			in.step.NoEffect = err.Error()
+		case err == nil && rep != "":
+			in.step.Evidence = strings.TrimPrefix(in.step.Evidence+"; by the end: "+rep, "; ")
+		}
+	}
 	err := in.f.Recover(rctx, in.env)
 	in.step.Recovered = s.hist.Now()
 	detail := "recovered"
@@ -395,6 +415,9 @@ func (s *suite) judgeLive(sc *Scenario, start, end time.Duration, injs []*inject
 				Summary: fmt.Sprintf("%s: the %s platform cannot inject it, so nothing here was tested under it: %s", f.Name, s.plat.Name(), f.Error)})
 		case f.Error != "":
 			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Invalid, Summary: f.Name + ": " + f.Error})
+		case f.NoEffect != "":
+			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Unknown,
+				Summary: fmt.Sprintf("%s took hold but did nothing, so nothing here was tested under it: %s", f.Name, f.NoEffect)})
 		}
 	}
 	res.Checks = append(res.Checks, check.Safely("leftovers", s.leftovers))

@@ -123,9 +123,16 @@ type Limits interface {
 // Limited is a Limit in place.
 type Limited interface {
 	Applied
-	// OOMKills counts the targets' processes the kernel's OOM killer has
-	// killed since the limit took hold.
-	OOMKills() (int, error)
+	// Effect is what the limit has done to its targets since it took hold.
+	Effect() (Effect, error)
+}
+
+// Effect is what a Limit has done, summed over its targets.
+type Effect struct {
+	OOMKills  int   // processes the kernel's OOM killer killed
+	LimitHits int64 // allocations that met the memory limit (and made the kernel reclaim)
+	Periods   int64 // CFS periods in which a target ran
+	Throttled int64 // of those, the periods in which it used up its quota and waited
 }
 
 // Limit is what Limits holds each target to. A zero field leaves that

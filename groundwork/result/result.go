@@ -27,6 +27,10 @@ type Fault struct {
 	// Unsupported: the platform lacks a capability the fault needs, so it
 	// was never injected; its scenario cannot be judged on it (unknown).
 	Unsupported bool `json:"unsupported,omitempty"`
+	// NoEffect: the fault took hold but did nothing over its window (a CPU
+	// limit its targets never reached), so nothing was tested under it
+	// (unknown); it says why.
+	NoEffect string `json:"no_effect,omitempty"`
 }
 
 // Scenario is everything the run saves of one scenario.

@@ -3,6 +3,7 @@ package transactions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -36,6 +37,10 @@ type Audit struct {
 	Unsettled    int      `json:"unsettled"`          // transfers debited but not yet credited
 	Problems     []string `json:"problems,omitempty"` // first violations, human readable
 	ProblemCount int      `json:"problem_count"`
+	// Gone says the ledger itself does not exist: the store lost the
+	// stream (a power failure before its first fsync can). The audit is
+	// then of nothing, and not OK: every entry ever written is missing.
+	Gone bool `json:"gone,omitempty"`
 
 	Balances map[string]int64      `json:"balances,omitempty"` // ?detail=1
 	Refs     map[string]RefSummary `json:"refs,omitempty"`     // ?detail=1
@@ -65,6 +70,9 @@ const (
 // run reads the whole ledger in order and audits it (see AuditEntries).
 func (s *service) run(ctx context.Context) (*Audit, error) {
 	info, err := s.stream.Info(ctx)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return goneAudit(), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger info: %w", err)
 	}
@@ -90,6 +98,12 @@ func (s *service) run(ctx context.Context) (*Audit, error) {
 	a := au.finish()
 	a.LastSeq = info.State.LastSeq
 	return &a, nil
+}
+
+// goneAudit is the audit of a ledger the store no longer has.
+func goneAudit() *Audit {
+	return &Audit{Gone: true, ProblemCount: 1, Balances: map[string]int64{}, Refs: map[string]RefSummary{},
+		Problems: []string{"the ledger (stream " + store.LedgerStream + ") does not exist: the store lost it, and every entry with it"}}
 }
 
 // fetcher is what the audit needs of an ordered consumer of the ledger.

@@ -169,6 +169,48 @@ func TestKindPlatform(t *testing.T) {
 	_, err = applied.Verify(ctx)
 	require.Error(t, err, "the quota is lifted")
 
+	// cards-0 held to a CPU limit of 200m, then lifted; emoji-0 held to
+	// 64 KiB more memory than it uses: the kernel OOM-kills it, the pod
+	// says OOMKilled and the kubelet starts it again.
+	limits := p.(platform.Limits)
+	capped, _ := sig.Incarnation("cards-0")
+	cpu, err := limits.Limit(ctx, "limit-1", []platform.Target{{Instance: "cards-0", Incarnation: capped}}, platform.Limit{CPU: 0.2})
+	require.NoError(t, err)
+	ev, err = cpu.Verify(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, ev, "cards-0: 20000 100000")
+	t.Logf("%s", ev)
+	require.NoError(t, cpu.Undo(ctx))
+	starved, _ := sig.Incarnation("emoji-0")
+	mem, err := limits.Limit(ctx, "limit-2", []platform.Target{{Instance: "emoji-0", Incarnation: starved}}, platform.Limit{Memory: 64 << 10})
+	require.NoError(t, err)
+	// An idle instance allocates little: requests make it allocate.
+	ep, err := p.(platform.Endpoints).Endpoint(ctx, "emoji-0")
+	require.NoError(t, err)
+	if !strings.HasPrefix(ep, "http") {
+		ep = "http://" + ep
+	}
+	for range 40 {
+		if e, _ := mem.Effect(); e.OOMKills > 0 {
+			break
+		}
+		if resp, err := http.Get(ep + "/metrics"); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool { e, err := mem.Effect(); return err == nil && e.OOMKills == 1 }, 60*time.Second, 500*time.Millisecond,
+		"emoji-0 OOM-killed, and its pod says so")
+	ev, err = mem.Verify(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, ev, "OOMKilled")
+	t.Logf("%s", ev)
+	require.NoError(t, mem.Undo(ctx))
+	ectx, ecancel := context.WithTimeout(ctx, 90*time.Second)
+	require.NoError(t, p.(platform.Readiness).WaitReady(ectx, "emoji-0"), "emoji-0 started again")
+	ecancel()
+
 	links := p.(platform.Links).Links("card-processing-0", "balance-0")
 	require.Len(t, links, 1)
 	require.NoError(t, links[0].AddToxic(platform.Toxic{Name: "kindtest", Type: "latency", Stream: "downstream", Toxicity: 1,

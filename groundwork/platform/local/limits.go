@@ -136,21 +136,30 @@ func (l *limited) Verify(context.Context) (string, error) {
 	return strings.Join(out, "; "), nil
 }
 
-// OOMKills implements platform.Limited.
-func (l *limited) OOMKills() (int, error) {
+// Effect implements platform.Limited.
+func (l *limited) Effect() (platform.Effect, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
+	var e platform.Effect
 	for _, groups := range l.groups {
 		if dir, ok := groups["memory"]; ok {
 			u, err := memoryUse(dir)
 			if err != nil {
-				return n, err
+				return e, err
 			}
-			n += int(u.oomKills)
+			e.OOMKills += int(u.oomKills)
+			e.LimitHits += u.failcnt
+		}
+		if dir, ok := groups["cpu"]; ok {
+			st, err := cgroupStats(dir, "cpu.stat")
+			if err != nil {
+				return e, err
+			}
+			e.Periods += st["nr_periods"]
+			e.Throttled += st["nr_throttled"]
 		}
 	}
-	return n, nil
+	return e, nil
 }
 
 // Undo implements platform.Applied: instances started from now on run

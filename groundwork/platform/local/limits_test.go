@@ -80,7 +80,7 @@ func TestOOMKillTakesTheInstanceAndItsRestarts(t *testing.T) {
 	require.Len(t, groups, 1, "the group is journaled")
 	assert.True(t, journal.IsOurCgroup(groups[0]), "%s", groups[0])
 
-	require.Eventually(t, func() bool { n, err := l.OOMKills(); return err == nil && n >= 2 }, 20*time.Second, 50*time.Millisecond,
+	require.Eventually(t, func() bool { e, err := l.Effect(); return err == nil && e.OOMKills >= 2 }, 20*time.Second, 50*time.Millisecond,
 		"the instance and its next incarnation are OOM-killed")
 	require.Eventually(t, func() bool { inc, ok := p.Incarnation("worker-0"); return ok && inc != target.Incarnation }, 5*time.Second, 10*time.Millisecond,
 		"started again")
@@ -120,6 +120,10 @@ func TestCPULimitThrottles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, ev, "0.10 cores, throttled in")
 	assert.NotContains(t, ev, "throttled in 0 of", "the kernel throttled it")
+	e, err := l.Effect()
+	require.NoError(t, err)
+	assert.Positive(t, e.Throttled)
+	assert.GreaterOrEqual(t, e.Periods, e.Throttled)
 }
 
 // cpuTicks is the CPU time pid has used, in clock ticks.
