@@ -27,6 +27,7 @@ type Disk struct {
 
 	hit   []string // the nodes, sorted
 	disks map[string]platform.Disk
+	base  map[string]faultfs.Stats // each disk's counts when the fault went in
 }
 
 // SlowDisk delays every write by write and every fsync by sync on the
@@ -112,10 +113,29 @@ func (f *Disk) Inject(ctx context.Context, env *Env) error {
 	if err := env.Journal.Write(journal.Entry{Kind: "disk", ID: env.ID, Target: strings.Join(f.hit, ",")}); err != nil {
 		return err
 	}
-	for _, d := range disks {
+	f.base = map[string]faultfs.Stats{}
+	for n, d := range disks {
+		f.base[n] = d.Stats()
 		d.Set(f.Faults)
 	}
 	return nil
+}
+
+// Report implements Reporter: how many writes and fsyncs each disk
+// delayed or failed over the window; none at all is no effect.
+func (f *Disk) Report(ctx context.Context, env *Env) (string, error) {
+	var ev []string
+	var total int64
+	for _, n := range f.hit {
+		s, b := f.disks[n].Stats(), f.base[n]
+		delayed, failed := s.Delayed-b.Delayed, s.Failed-b.Failed
+		total += delayed + failed
+		ev = append(ev, fmt.Sprintf("%s %d delayed, %d failed", n, delayed, failed))
+	}
+	if total == 0 && len(f.hit) > 0 {
+		return "", fmt.Errorf("%w: no write or fsync reached the faulty disks", ErrNoEffect)
+	}
+	return strings.Join(ev, "; "), nil
 }
 
 // Verify implements Fault: the faults are on every selected disk.
