@@ -18,8 +18,9 @@ import (
 // They damage the store of the bank every scenario of the run shares: run
 // them on their own,
 //
-//	FAULTLINE_FAULTFS=on go test ./scenarios -run 'Power|Disk|LedgerFiles|LedgerBits'
+//	FAULTLINE_FAULTFS=on go test ./scenarios -run 'Store.*Power|Disk|LedgerFiles|LedgerBits'
 //
+// (.ci/run does, on a bank of their own, but for the two below).
 // TestLedgerFilesTruncatedOnOneNode and TestLedgerBitsFlippedOnOneNode
 // find acknowledged writes lost (docs/BANK.md): they leave a store node
 // serving a ledger with holes, and every later scenario sees it.

@@ -178,7 +178,7 @@ func TestKindPlatform(t *testing.T) {
 	require.NoError(t, err)
 	ev, err = cpu.Verify(ctx)
 	require.NoError(t, err)
-	assert.Contains(t, ev, "cards-0: 20000 100000")
+	assert.Contains(t, ev, "cards-0: CFS quota 20000 µs per 100000 µs")
 	t.Logf("%s", ev)
 	require.NoError(t, cpu.Undo(ctx))
 	starved, _ := sig.Incarnation("emoji-0")

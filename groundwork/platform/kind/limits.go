@@ -17,10 +17,9 @@ var _ platform.Limits = (*Platform)(nil)
 
 // Limit implements platform.Limits from each target's node, as the
 // kubelet would for a tighter resources.limits: it writes the bank
-// container's cgroup (v2 on kind's nodes) directly, a CPU quota in
-// cpu.max and a memory limit in memory.max at what the container uses now
-// plus l.Memory, so that, as on local, the limit counts what it allocates
-// from now on. Past it the kernel OOM-kills the container and the kubelet
+// container's cgroups directly (v1 or v2, as the node has them), a CFS
+// quota and a memory limit at what the container uses now plus l.Memory,
+// so that, as on local, the limit counts what it allocates from now on. Past it the kernel OOM-kills the container and the kubelet
 // restarts it (the pod says OOMKilled); the restarted container is created
 // from its pod's spec and so comes back without the limit: on kind an OOM
 // kill fault kills once, where on local it kills every incarnation for as
@@ -45,23 +44,29 @@ func (p *Platform) Limit(ctx context.Context, id string, targets []platform.Targ
 			errs = append(errs, fmt.Errorf("limit %s: %w", t.Instance, platform.ErrNotCurrent))
 			continue
 		}
-		dir, err := cpuCgroup(ctx, node, cid) // on cgroup v2 the one folder of every controller
+		h := heldContainer{instance: t.Instance, node: node, id: cid}
+		var err error
+		if h.cpu, err = cgroupDir(ctx, node, cid, "cpu"); err == nil {
+			h.mem, err = cgroupDir(ctx, node, cid, "memory")
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("limit %s: %w", t.Instance, err))
 			continue
 		}
 		lim.mu.Lock()
-		lim.held = append(lim.held, squeezed{instance: t.Instance, node: node, id: cid, dir: dir})
+		lim.held = append(lim.held, h)
 		lim.mu.Unlock()
-		var script []string
 		if l.CPU > 0 {
-			script = append(script, fmt.Sprintf(`echo "%d %d" > %s/cpu.max`, max(int(l.CPU*cfsPeriod), 1000), cfsPeriod, dir))
+			if err := writeQuota(ctx, node, h.cpu, max(int(l.CPU*cfsPeriod), 1000)); err != nil {
+				errs = append(errs, fmt.Errorf("limit %s: %w", t.Instance, err))
+			}
 		}
 		if l.Memory > 0 {
-			script = append(script, fmt.Sprintf(`echo $(( $(cat %[1]s/memory.current) + %[2]d )) > %[1]s/memory.max`, dir, l.Memory))
-		}
-		if err := nodeShell(ctx, node, strings.Join(script, " && ")); err != nil {
-			errs = append(errs, fmt.Errorf("limit %s: %w", t.Instance, err))
+			// What it uses now, plus the limit: v1 or v2.
+			script := fmt.Sprintf(`if [ -e %[1]s/memory.limit_in_bytes ]; then echo $(( $(cat %[1]s/memory.usage_in_bytes) + %[2]d )) > %[1]s/memory.limit_in_bytes; else echo $(( $(cat %[1]s/memory.current) + %[2]d )) > %[1]s/memory.max; fi`, h.mem, l.Memory)
+			if err := nodeShell(ctx, node, script); err != nil {
+				errs = append(errs, fmt.Errorf("limit %s: %w", t.Instance, err))
+			}
 		}
 	}
 	return lim, errors.Join(errs...)
@@ -74,7 +79,14 @@ type limited struct {
 	limit platform.Limit
 
 	mu   sync.Mutex
-	held []squeezed
+	held []heldContainer
+}
+
+// heldContainer is one container under a limit: its node, ID and cgroup
+// folders as the node sees them (one folder for both on cgroup v2).
+type heldContainer struct {
+	instance, node, id string
+	cpu, mem           string
 }
 
 // Verify implements platform.Applied: what each limited container that
@@ -95,11 +107,22 @@ func (l *limited) Verify(ctx context.Context) (string, error) {
 			out = append(out, s.instance+": replaced")
 			continue
 		}
-		stat, err := nodeOutput(ctx, s.node, fmt.Sprintf(`cat %[1]s/cpu.max; grep -h -E '^(nr_periods|nr_throttled|oom_kill|max) ' %[1]s/cpu.stat %[1]s/memory.events; cat %[1]s/memory.current %[1]s/memory.max`, s.dir))
+		e, err := counters(ctx, s)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", s.instance, err)
 		}
-		out = append(out, s.instance+": "+strings.Join(strings.Fields(stat), " "))
+		var parts []string
+		if l.limit.CPU > 0 {
+			q, err := readQuota(ctx, s.node, s.cpu)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", s.instance, err)
+			}
+			parts = append(parts, fmt.Sprintf("CFS quota %d µs per %d µs, throttled in %d of %d periods", q, cfsPeriod, e.Throttled, e.Periods))
+		}
+		if l.limit.Memory > 0 {
+			parts = append(parts, fmt.Sprintf("memory limit hit %d times", e.LimitHits))
+		}
+		out = append(out, s.instance+": "+strings.Join(parts, "; "))
 	}
 	return strings.Join(out, "; "), nil
 }
@@ -120,21 +143,36 @@ func (l *limited) Effect() (platform.Effect, error) {
 		if _, cid, ok := l.p.container(s.instance); !ok || cid != s.id {
 			continue
 		}
-		out, err := nodeOutput(context.Background(), s.node, fmt.Sprintf(`grep -h -E '^(nr_periods|nr_throttled|max) ' %[1]s/cpu.stat %[1]s/memory.events`, s.dir))
+		c, err := counters(context.Background(), s)
 		if err != nil {
 			return e, fmt.Errorf("%s: %w", s.instance, err)
 		}
-		for _, line := range strings.Split(out, "\n") {
-			k, v, _ := strings.Cut(line, " ")
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			switch k {
-			case "nr_periods":
-				e.Periods += n
-			case "nr_throttled":
-				e.Throttled += n
-			case "max":
-				e.LimitHits += n
-			}
+		e.Periods += c.Periods
+		e.Throttled += c.Throttled
+		e.LimitHits += c.LimitHits
+	}
+	return e, nil
+}
+
+// counters reads a running container's CFS and memory counters (the
+// OOM kills its cgroup counts are of processes in it; the container's own
+// is read from its pod), on cgroup v1 or v2.
+func counters(ctx context.Context, s heldContainer) (platform.Effect, error) {
+	var e platform.Effect
+	out, err := nodeOutput(ctx, s.node, fmt.Sprintf(`cat %[1]s/cpu.stat; if [ -e %[2]s/memory.events ]; then cat %[2]s/memory.events; else echo "max $(cat %[2]s/memory.failcnt)"; fi`, s.cpu, s.mem))
+	if err != nil {
+		return e, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "nr_periods":
+			e.Periods = n
+		case "nr_throttled":
+			e.Throttled = n
+		case "max":
+			e.LimitHits = n
 		}
 	}
 	return e, nil
@@ -142,7 +180,7 @@ func (l *limited) Effect() (platform.Effect, error) {
 
 // oomKilled reports whether the pod of s says its container s.id ended
 // OOMKilled.
-func (l *limited) oomKilled(s squeezed) bool {
+func (l *limited) oomKilled(s heldContainer) bool {
 	pod := l.p.Pod(s.instance)
 	if pod == nil {
 		return false
@@ -167,15 +205,16 @@ func (l *limited) Undo(ctx context.Context) error {
 		if _, cid, ok := l.p.container(s.instance); !ok || cid != s.id {
 			continue
 		}
-		var script []string
 		if l.limit.CPU > 0 {
-			script = append(script, fmt.Sprintf(`echo "max %d" > %s/cpu.max`, cfsPeriod, s.dir))
+			if err := writeQuota(ctx, s.node, s.cpu, -1); err != nil {
+				errs = append(errs, fmt.Errorf("lift the cpu limit of %s: %w", s.instance, err))
+			}
 		}
 		if l.limit.Memory > 0 {
-			script = append(script, fmt.Sprintf(`echo max > %s/memory.max`, s.dir))
-		}
-		if err := nodeShell(ctx, s.node, strings.Join(script, " && ")); err != nil {
-			errs = append(errs, fmt.Errorf("lift the limits of %s: %w", s.instance, err))
+			script := fmt.Sprintf(`if [ -e %[1]s/memory.limit_in_bytes ]; then echo -1 > %[1]s/memory.limit_in_bytes; else echo max > %[1]s/memory.max; fi`, s.mem)
+			if err := nodeShell(ctx, s.node, script); err != nil {
+				errs = append(errs, fmt.Errorf("lift the memory limit of %s: %w", s.instance, err))
+			}
 		}
 	}
 	l.held = nil

@@ -128,6 +128,13 @@ func (c *cpuQuota) Undo(ctx context.Context) error {
 // cpuCgroup returns the cpu cgroup folder, under the node's
 // /sys/fs/cgroup, of container id's process.
 func cpuCgroup(ctx context.Context, node, id string) (string, error) {
+	return cgroupDir(ctx, node, id, "cpu")
+}
+
+// cgroupDir returns the folder, under the node's /sys/fs/cgroup, of the
+// cgroup that holds container id's process in controller's hierarchy (on
+// cgroup v2, the one folder of every controller).
+func cgroupDir(ctx context.Context, node, id, controller string) (string, error) {
 	n, err := pid(ctx, node, id)
 	if err != nil {
 		return "", err
@@ -136,19 +143,22 @@ func cpuCgroup(ctx context.Context, node, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read the cgroups of pid %d on %s: %w", n, node, err)
 	}
-	return cpuCgroupOf(string(out))
+	return cgroupOf(string(out), controller)
 }
 
-// cpuCgroupOf finds the cpu controller's folder in a /proc/PID/cgroup
-// (cgroup v1: "N:cpu,cpuacct:/path"; v2: "0::/path").
-func cpuCgroupOf(procCgroup string) (string, error) {
+// cpuCgroupOf finds the cpu controller's folder in a /proc/PID/cgroup.
+func cpuCgroupOf(procCgroup string) (string, error) { return cgroupOf(procCgroup, "cpu") }
+
+// cgroupOf finds controller's folder in a /proc/PID/cgroup (cgroup v1:
+// "N:cpu,cpuacct:/path"; v2: "0::/path").
+func cgroupOf(procCgroup, controller string) (string, error) {
 	for _, l := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
 		parts := strings.SplitN(l, ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
 		for _, c := range strings.Split(parts[1], ",") {
-			if c == "cpu" {
+			if c == controller {
 				return "/sys/fs/cgroup/" + parts[1] + parts[2], nil
 			}
 		}
@@ -156,7 +166,7 @@ func cpuCgroupOf(procCgroup string) (string, error) {
 			return "/sys/fs/cgroup" + parts[2], nil
 		}
 	}
-	return "", fmt.Errorf("no cpu cgroup in %q", procCgroup)
+	return "", fmt.Errorf("no %s cgroup in %q", controller, procCgroup)
 }
 
 // writeQuota sets a cgroup's CFS quota (-1: none), v1 or v2.
