@@ -146,6 +146,13 @@ type Limit struct {
 	// kernel no longer moves memory between groups. A few pages make the
 	// kernel OOM-kill the instance as soon as it allocates.
 	Memory int64
+	// Fill, with Memory, fills each target's memory at once with a
+	// stressor in its group, the target made the OOM killer's first choice
+	// (as a memory stressor inside a container does), so that the kernel OOM-kills the
+	// target without waiting for it to allocate (a process that already
+	// holds all the memory it needs may not, for a long time). Platforms
+	// that cannot say so in the limit's evidence.
+	Fill bool
 }
 
 // Applied is a resource fault a platform put in place.

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/groundwork/platform"
@@ -54,6 +57,7 @@ func (p *Platform) Limit(_ context.Context, id string, targets []platform.Target
 		}
 		names = append(names, t.Instance)
 	}
+	lim.journaled = all
 	if err := p.journal.Write(journal.Entry{Kind: "limit", ID: id, Target: strings.Join(names, ","), Cgroups: all}); err != nil {
 		return nil, err
 	}
@@ -66,7 +70,91 @@ func (p *Platform) Limit(_ context.Context, id string, targets []platform.Target
 		}
 		p.setCgroups(t.Instance, lim.groups[t.Instance])
 	}
+	if l.Fill && l.Memory > 0 {
+		for _, t := range targets {
+			if err := lim.fill(t.Instance, names); err != nil {
+				return lim, fmt.Errorf("fill the memory of %s: %w", t.Instance, err)
+			}
+		}
+	}
 	return lim, nil
+}
+
+// fillLimit bounds how long a stressor runs: until its target's first OOM
+// kill, or this long (a target between incarnations is not in its group,
+// and the stressor, which the OOM killer may not pick, would wait at the
+// limit).
+const fillLimit = 5 * time.Second
+
+// fill starts a stressor (`bank hog`) in instance's memory group and lets
+// it allocate: the group fills and the kernel OOM-kills the instance, made
+// the killer's first choice in the group. The stressor is journaled (the limit's entry, written again) and
+// killed at the first OOM kill in the group, or after fillLimit.
+func (l *limited) fill(instance string, names []string) error {
+	dir := l.groups[instance]["memory"]
+	before, err := memoryUse(dir)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(l.p.bin, "hog", "--mib", strconv.FormatInt(l.limit.Memory>>20+8, 10))
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer in.Close()
+	pid := cmd.Process.Pid
+	l.mu.Lock()
+	l.hogs = append(l.hogs, cmd)
+	e := journal.Entry{Kind: "limit", ID: l.id, Target: strings.Join(names, ","), Cgroups: l.journaled, Exe: l.p.bin}
+	for _, h := range l.hogs {
+		e.PIDs = append(e.PIDs, h.Process.Pid)
+		if who, err := journal.Identify(h.Process.Pid); err == nil {
+			e.Procs = append(e.Procs, who)
+		}
+	}
+	l.mu.Unlock()
+	go func() { _ = cmd.Wait() }()
+	if err := l.p.journal.Write(e); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	// The killer's first choice in the group is the target, not the
+	// stressor: exempting the stressor (-1000) needs CAP_SYS_RESOURCE,
+	// which the harness may lack; raising the target does not. The target
+	// gets its score back unless it is killed first.
+	target := l.p.pidOf(instance)
+	if target != 0 {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", target), []byte("1000"), 0); err != nil {
+			_ = cmd.Process.Kill()
+			return err
+		}
+	}
+	if err := writeCgroup(dir, "cgroup.procs", int64(pid)); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	if _, err := in.Write([]byte("go\n")); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	go func() {
+		defer func() {
+			_ = cmd.Process.Kill()
+			if target != 0 && !exited(target) {
+				_ = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", target), []byte("0"), 0)
+			}
+		}()
+		for deadline := time.Now().Add(fillLimit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if u, err := memoryUse(dir); err != nil || u.oomKills > before.oomKills {
+				return
+			}
+		}
+	}()
+	return nil
 }
 
 // limited is one Limit in place.
@@ -75,8 +163,10 @@ type limited struct {
 	id    string
 	limit platform.Limit
 
-	mu     sync.Mutex
-	groups map[string]map[string]string // instance -> controller -> group
+	mu        sync.Mutex
+	groups    map[string]map[string]string // instance -> controller -> group
+	journaled []string                     // every group, as journaled
+	hogs      []*exec.Cmd                  // stressors filling the groups
 }
 
 // create makes instance's groups and writes their limits.
@@ -128,7 +218,11 @@ func (l *limited) Verify(context.Context) (string, error) {
 				if err != nil {
 					return "", err
 				}
-				parts = append(parts, fmt.Sprintf("%d of %d KiB allocated since, limit hit %d times, %d OOM kills", u.usage/1024, l.limit.Memory/1024, u.failcnt, u.oomKills))
+				kills := fmt.Sprintf("%d OOM kills", u.oomKills)
+				if l.limit.Fill {
+					kills += " (the stressor's own, once its target is gone, among them)"
+				}
+				parts = append(parts, fmt.Sprintf("%d of %d KiB allocated since, limit hit %d times, %s", u.usage/1024, l.limit.Memory/1024, u.failcnt, kills))
 			}
 		}
 		out = append(out, inst+": "+strings.Join(parts, "; "))
@@ -169,6 +263,10 @@ func (l *limited) Undo(context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
+	for _, h := range l.hogs {
+		_ = h.Process.Kill()
+	}
+	l.hogs = nil
 	for inst, groups := range l.groups {
 		l.p.setCgroups(inst, nil)
 		for _, dir := range groups {

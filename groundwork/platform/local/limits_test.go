@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -22,7 +23,25 @@ import (
 const workEnv = "FAULTLINE_TEST_WORK"
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "hog" { // as `bank hog`, for the fill
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+		var kept [][]byte
+		for range 1024 {
+			b := make([]byte, 1<<20)
+			for i := range len(b) / 4096 {
+				b[i*4096] = 1
+			}
+			kept = append(kept, b)
+		}
+		select {}
+	}
 	switch os.Getenv(workEnv) {
+	case "hold":
+		b := make([]byte, 64<<20)
+		for i := range len(b) / 4096 {
+			b[i*4096] = 1
+		}
+		select {}
 	case "alloc":
 		var kept [][]byte
 		for {
@@ -142,4 +161,41 @@ func TestLimitRefusesNothingToLimit(t *testing.T) {
 	p, _ := newTestPlatform(t, "/bin/true")
 	_, err := p.Limit(context.Background(), "limit-3", nil, platform.Limit{})
 	assert.ErrorContains(t, err, "above zero is needed")
+}
+
+// TestOOMKillFillsWhatAnIdleInstanceHolds: an instance that already holds
+// the memory it needs allocates nothing more, and a limit alone never
+// kills it; with Fill, a stressor in its group fills the limit and the
+// kernel OOM-kills the instance at once. The stressor goes afterwards.
+func TestOOMKillFillsWhatAnIdleInstanceHolds(t *testing.T) {
+	p, state, target := launchWorker(t, "hold")
+	time.Sleep(300 * time.Millisecond) // it has taken its 64 MiB
+	l, err := p.Limit(context.Background(), "limit-4", []platform.Target{target}, platform.Limit{Memory: 64 << 10})
+	require.NoError(t, err)
+	time.Sleep(time.Second)
+	e, err := l.Effect()
+	require.NoError(t, err)
+	assert.Zero(t, e.OOMKills, "an idle instance under a limit alone")
+	require.NoError(t, l.Undo(context.Background()))
+
+	l, err = p.Limit(context.Background(), "limit-5", []platform.Target{target}, platform.Limit{Memory: 64 << 10, Fill: true})
+	if l != nil {
+		t.Cleanup(func() { _ = l.Undo(context.Background()) })
+	}
+	require.NoError(t, err)
+	entries, err := journal.Read(state)
+	require.NoError(t, err)
+	var hogs []int
+	for _, en := range entries {
+		if en.ID == "limit-5" {
+			hogs = en.PIDs
+		}
+	}
+	require.Len(t, hogs, 1, "the stressor is journaled")
+	require.Eventually(t, func() bool { e, err := l.Effect(); return err == nil && e.OOMKills >= 1 }, 5*time.Second, 20*time.Millisecond,
+		"the instance is OOM-killed")
+	require.Eventually(t, func() bool { return !journal.Alive(hogs[0], "") }, 10*time.Second, 50*time.Millisecond, "the stressor is gone")
+	st, err := p.State("worker-0", target.Incarnation)
+	require.NoError(t, err)
+	assert.Equal(t, platform.Gone, st, "the instance it killed was the target")
 }

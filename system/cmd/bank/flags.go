@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,6 +164,33 @@ func runSeed(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Printf("seeded %d customers, opening total %d\n", len(d.Customers), d.Opening())
+	return nil
+}
+
+// runHog waits for a line on its standard input, then allocates memory a
+// MiB at a time, touching every page, and keeps it until killed: the OOM
+// kill fault starts it in its target's memory group and lets it go once
+// it is there, so that the group fills and the kernel kills the target
+// (made the OOM killer's first choice).
+func runHog(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("hog", flag.ContinueOnError)
+	limit := fs.Int("mib", 1024, "most memory to take, in MiB")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return fmt.Errorf("hog: waiting for the word to start: %w", err)
+	}
+	var kept [][]byte
+	for i := 0; i < *limit && ctx.Err() == nil; i++ {
+		b := make([]byte, 1<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		kept = append(kept, b)
+	}
+	<-ctx.Done()
+	runtime.KeepAlive(kept)
 	return nil
 }
 

@@ -47,6 +47,8 @@ func run(args []string) error {
 		return runManifests(rest)
 	case "burn":
 		return runBurn(ctx, rest)
+	case "hog":
+		return runHog(ctx, rest)
 	case "sidecar":
 		return runSidecar(ctx, rest)
 	}
@@ -64,6 +66,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "  seed        create the seeded customers")
 	fmt.Fprintln(os.Stderr, "  manifests   print the Kubernetes manifests of the mesh")
 	fmt.Fprintln(os.Stderr, "  burn        burn CPU (for the CPU pressure fault)")
+	fmt.Fprintln(os.Stderr, "  hog         take memory (for the OOM kill fault)")
 	fmt.Fprintln(os.Stderr, "  sidecar     run a pod's fault sidecar: a proxy per link to a callee instance")
 	fmt.Fprintln(os.Stderr, "\nservices:")
 	names := make([]string, 0, len(setups))
