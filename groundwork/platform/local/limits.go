@@ -43,7 +43,7 @@ func (p *Platform) Limit(_ context.Context, id string, targets []platform.Target
 		controllers = append(controllers, "memory")
 	}
 	lim := &limited{p: p, id: id, limit: l, groups: map[string]map[string]string{}}
-	var all, names []string
+	var names []string
 	for _, t := range targets {
 		lim.groups[t.Instance] = map[string]string{}
 		for _, c := range controllers {
@@ -53,12 +53,12 @@ func (p *Platform) Limit(_ context.Context, id string, targets []platform.Target
 			}
 			dir := filepath.Join(parent, journal.CgroupPrefix+id+"-"+t.Instance)
 			lim.groups[t.Instance][c] = dir
-			all = append(all, dir)
+			lim.journaled = append(lim.journaled, dir)
 		}
 		names = append(names, t.Instance)
 	}
-	lim.journaled = all
-	if err := p.journal.Write(journal.Entry{Kind: "limit", ID: id, Target: strings.Join(names, ","), Cgroups: all}); err != nil {
+	lim.target = strings.Join(names, ",")
+	if err := p.journal.Write(lim.entry()); err != nil {
 		return nil, err
 	}
 	for _, t := range targets {
@@ -72,7 +72,7 @@ func (p *Platform) Limit(_ context.Context, id string, targets []platform.Target
 	}
 	if l.Fill && l.Memory > 0 {
 		for _, t := range targets {
-			if err := lim.fill(t.Instance, names); err != nil {
+			if err := lim.fill(t.Instance); err != nil {
 				return lim, fmt.Errorf("fill the memory of %s: %w", t.Instance, err)
 			}
 		}
@@ -90,7 +90,7 @@ const fillLimit = 5 * time.Second
 // it allocate: the group fills and the kernel OOM-kills the instance, made
 // the killer's first choice in the group. The stressor is journaled (the limit's entry, written again) and
 // killed at the first OOM kill in the group, or after fillLimit.
-func (l *limited) fill(instance string, names []string) error {
+func (l *limited) fill(instance string) error {
 	dir := l.groups[instance]["memory"]
 	before, err := memoryUse(dir)
 	if err != nil {
@@ -109,13 +109,7 @@ func (l *limited) fill(instance string, names []string) error {
 	pid := cmd.Process.Pid
 	l.mu.Lock()
 	l.hogs = append(l.hogs, cmd)
-	e := journal.Entry{Kind: "limit", ID: l.id, Target: strings.Join(names, ","), Cgroups: l.journaled, Exe: l.p.bin}
-	for _, h := range l.hogs {
-		e.PIDs = append(e.PIDs, h.Process.Pid)
-		if who, err := journal.Identify(h.Process.Pid); err == nil {
-			e.Procs = append(e.Procs, who)
-		}
-	}
+	e := l.entry()
 	l.mu.Unlock()
 	go func() { _ = cmd.Wait() }()
 	if err := l.p.journal.Write(e); err != nil {
@@ -126,7 +120,7 @@ func (l *limited) fill(instance string, names []string) error {
 	// stressor: exempting the stressor (-1000) needs CAP_SYS_RESOURCE,
 	// which the harness may lack; raising the target does not. The target
 	// gets its score back unless it is killed first.
-	target := l.p.pidOf(instance)
+	target, _ := l.p.PID(instance)
 	if target != 0 {
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", target), []byte("1000"), 0); err != nil {
 			_ = cmd.Process.Kill()
@@ -163,10 +157,27 @@ type limited struct {
 	id    string
 	limit platform.Limit
 
-	mu        sync.Mutex
-	groups    map[string]map[string]string // instance -> controller -> group
-	journaled []string                     // every group, as journaled
-	hogs      []*exec.Cmd                  // stressors filling the groups
+	target    string   // the instances, as journaled
+	journaled []string // every group, as journaled
+
+	mu     sync.Mutex
+	groups map[string]map[string]string // instance -> controller -> group
+	hogs   []*exec.Cmd                  // stressors filling the groups
+}
+
+// entry is the limit's journal entry: its groups, and the stressors that
+// fill them (killed by a crashed run's reap). l.mu must be held once
+// stressors may run.
+func (l *limited) entry() journal.Entry {
+	e := journal.Entry{Kind: "limit", ID: l.id, Target: l.target, Cgroups: l.journaled}
+	for _, h := range l.hogs {
+		e.PIDs = append(e.PIDs, h.Process.Pid)
+		if who, err := journal.Identify(h.Process.Pid); err == nil {
+			e.Procs = append(e.Procs, who)
+		}
+		e.Exe = l.p.bin
+	}
+	return e
 }
 
 // create makes instance's groups and writes their limits.
@@ -199,31 +210,28 @@ func (l *limited) Verify(context.Context) (string, error) {
 	defer l.mu.Unlock()
 	var out []string
 	for _, inst := range slices.Sorted(maps.Keys(l.groups)) {
-		pid := l.p.pidOf(inst)
+		groups := l.groups[inst]
+		if pid, ok := l.p.PID(inst); ok {
+			for _, dir := range groups {
+				if !inCgroup(dir, pid) && !exited(pid) {
+					return "", fmt.Errorf("%s (pid %d) is not in %s", inst, pid, dir)
+				}
+			}
+		}
+		u, err := readGroups(groups)
+		if err != nil {
+			return "", err
+		}
 		var parts []string
-		for _, c := range slices.Sorted(maps.Keys(l.groups[inst])) {
-			dir := l.groups[inst][c]
-			if pid != 0 && !inCgroup(dir, pid) && !exited(pid) {
-				return "", fmt.Errorf("%s (pid %d) is not in %s", inst, pid, dir)
+		if _, ok := groups["cpu"]; ok {
+			parts = append(parts, fmt.Sprintf("%.2f cores, throttled in %d of %d periods", l.limit.CPU, u.Throttled, u.Periods))
+		}
+		if _, ok := groups["memory"]; ok {
+			kills := fmt.Sprintf("%d OOM kills", u.OOMKills)
+			if l.limit.Fill {
+				kills += " (the stressor's own, once its target is gone, among them)"
 			}
-			switch c {
-			case "cpu":
-				st, err := cgroupStats(dir, "cpu.stat")
-				if err != nil {
-					return "", err
-				}
-				parts = append(parts, fmt.Sprintf("%.2f cores, throttled in %d of %d periods", l.limit.CPU, st["nr_throttled"], st["nr_periods"]))
-			case "memory":
-				u, err := memoryUse(dir)
-				if err != nil {
-					return "", err
-				}
-				kills := fmt.Sprintf("%d OOM kills", u.oomKills)
-				if l.limit.Fill {
-					kills += " (the stressor's own, once its target is gone, among them)"
-				}
-				parts = append(parts, fmt.Sprintf("%d of %d KiB allocated since, limit hit %d times, %s", u.usage/1024, l.limit.Memory/1024, u.failcnt, kills))
-			}
+			parts = append(parts, fmt.Sprintf("%d of %d KiB allocated since, limit hit %d times, %s", u.usage/1024, l.limit.Memory/1024, u.LimitHits, kills))
 		}
 		out = append(out, inst+": "+strings.Join(parts, "; "))
 	}
@@ -236,24 +244,43 @@ func (l *limited) Effect() (platform.Effect, error) {
 	defer l.mu.Unlock()
 	var e platform.Effect
 	for _, groups := range l.groups {
-		if dir, ok := groups["memory"]; ok {
-			u, err := memoryUse(dir)
-			if err != nil {
-				return e, err
-			}
-			e.OOMKills += int(u.oomKills)
-			e.LimitHits += u.failcnt
+		u, err := readGroups(groups)
+		if err != nil {
+			return e, err
 		}
-		if dir, ok := groups["cpu"]; ok {
-			st, err := cgroupStats(dir, "cpu.stat")
-			if err != nil {
-				return e, err
-			}
-			e.Periods += st["nr_periods"]
-			e.Throttled += st["nr_throttled"]
-		}
+		e.OOMKills += u.OOMKills
+		e.LimitHits += u.LimitHits
+		e.Periods += u.Periods
+		e.Throttled += u.Throttled
 	}
 	return e, nil
+}
+
+// groupsUse is what one instance's groups have counted.
+type groupsUse struct {
+	platform.Effect
+	usage int64 // bytes charged to the memory group now
+}
+
+// readGroups reads the counters of one instance's groups (controller ->
+// directory).
+func readGroups(groups map[string]string) (groupsUse, error) {
+	var u groupsUse
+	if dir, ok := groups["memory"]; ok {
+		m, err := memoryUse(dir)
+		if err != nil {
+			return u, err
+		}
+		u.usage, u.OOMKills, u.LimitHits = m.usage, int(m.oomKills), m.failcnt
+	}
+	if dir, ok := groups["cpu"]; ok {
+		st, err := cgroupStats(dir, "cpu.stat")
+		if err != nil {
+			return u, err
+		}
+		u.Periods, u.Throttled = st["nr_periods"], st["nr_throttled"]
+	}
+	return u, nil
 }
 
 // Undo implements platform.Applied: instances started from now on run
@@ -290,19 +317,6 @@ func (p *Platform) setCgroups(instance string, groups map[string]string) {
 	pr.mu.Lock()
 	pr.cgroups = groups
 	pr.mu.Unlock()
-}
-
-// pidOf returns the PID of instance's running process, 0 if none.
-func (p *Platform) pidOf(instance string) int {
-	p.mu.Lock()
-	pr, ok := p.procs[instance]
-	p.mu.Unlock()
-	if !ok {
-		return 0
-	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	return pr.pid
 }
 
 // cgroupOf returns the directory of the group pid runs in, in the cgroup v1
@@ -362,13 +376,8 @@ func inCgroup(dir string, pid int) bool {
 // exited reports whether pid has exited (gone, or a zombie not yet
 // waited for): a process leaves its groups as it exits.
 func exited(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
+	st, err := procState(pid)
+	return err != nil || st == "Z" || st == "X"
 }
 
 // cgroupStats reads a "name value" file of a group (cpu.stat,
