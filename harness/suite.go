@@ -63,11 +63,30 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "faultline %s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
 }
 
+// SuiteTimeout replaces go test's default 10 minute timeout for the
+// scenarios: the suite takes about 20 minutes at full length and 11 with
+// -short, so `go test ./scenarios` would otherwise panic midway. A timeout
+// given with -timeout (other than 10m) is kept.
+const SuiteTimeout = 90 * time.Minute
+
+// raiseDefaultTimeout sets -test.timeout to SuiteTimeout when it is go
+// test's default. It must run before m.Run, which starts the alarm.
+func raiseDefaultTimeout() {
+	f := flag.Lookup("test.timeout")
+	if f == nil || f.Value.String() != (10*time.Minute).String() {
+		return
+	}
+	if err := f.Value.Set(SuiteTimeout.String()); err == nil {
+		progress("go test's default 10m timeout raised to %v for the suite (-timeout sets another)", SuiteTimeout)
+	}
+}
+
 // Main runs the scenarios of a test binary: call it from TestMain. It reaps
 // what crashed runs left, runs the tests, stops the bank, saves the run and
 // renders its report, and returns the exit code.
 func Main(m *testing.M) int {
 	flag.Parse()
+	raiseDefaultTimeout()
 	cfg, err := LoadConfig(testing.Short())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faultline:", err)
