@@ -146,8 +146,8 @@ func (f *Disk) Verify(ctx context.Context, env *Env) (string, error) {
 		if d.Faults() != f.Faults {
 			return "", fmt.Errorf("%s's disk has %s, not %s", n, describeDisk(d.Faults()), describeDisk(f.Faults))
 		}
-		s := d.Stats()
-		ev = append(ev, fmt.Sprintf("%s (%d delayed, %d failed so far)", n, s.Delayed, s.Failed))
+		s, b := d.Stats(), f.base[n]
+		ev = append(ev, fmt.Sprintf("%s (%d delayed, %d failed so far)", n, s.Delayed-b.Delayed, s.Failed-b.Failed))
 	}
 	return describeDisk(f.Faults) + " on " + strings.Join(ev, ", "), nil
 }

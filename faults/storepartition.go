@@ -21,8 +21,10 @@ import (
 //
 //	store-1 ──╳── store-0, store-2
 //
-// It needs a platform whose store nodes reach each other through links
-// (the local platform); elsewhere it is unsupported.
+// The platform cuts the routes below the nodes where it can
+// (platform.StoreNetwork: the local platform, with iptables); elsewhere the
+// fault needs store nodes that reach each other through links, and cuts
+// those; a platform with neither does not support it.
 type StorePartition struct {
 	Node string // the node cut off, "store-1"
 	// Leader, when set, names a stream whose leader at the time of the
@@ -32,7 +34,9 @@ type StorePartition struct {
 	// node still reaches both, and bridges them (Jepsen's bridge).
 	Only string
 
-	hit []platform.Link
+	hit   []platform.Link     // the links cut, when the links carry the routes
+	cuts  []platform.StoreCut // the cuts in place, when the platform cuts
+	peers []string            // the nodes Node is cut from, for the cuts
 }
 
 // BridgeStore cuts store node a off from store node b only: the third
@@ -105,10 +109,6 @@ func (f *StorePartition) toxic(env *Env, stream string) string {
 
 // Inject implements Fault.
 func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
-	ls, err := platform.As[platform.Links](env.Platform, "store partitions")
-	if err != nil {
-		return err
-	}
 	if f.Leader != "" {
 		sl, err := platform.As[platform.StoreLeaders](env.Platform, "asking the store for a stream's leader")
 		if err != nil {
@@ -117,6 +117,46 @@ func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
 		if f.Node, err = sl.StreamLeader(ctx, f.Leader); err != nil {
 			return fmt.Errorf("%s: %w", f.Name(), err)
 		}
+	}
+	if err := env.Journal.Write(journal.Entry{Kind: "link", ID: env.ID, Target: f.Name()}); err != nil {
+		return err
+	}
+	err := f.cut(ctx, env)
+	if errors.Is(err, ErrUnsupported) {
+		err = f.cutLinks(env)
+	}
+	return err
+}
+
+// cut has the platform cut the routes between Node and each peer.
+func (f *StorePartition) cut(ctx context.Context, env *Env) error {
+	sn, err := platform.As[platform.StoreNetwork](env.Platform, "cutting the store's routes")
+	if err != nil {
+		return err
+	}
+	f.peers = nil
+	for i := range topology.StoreNodes {
+		peer := fmt.Sprintf("%s-%d", topology.Store, i)
+		if peer != f.Node && (f.Only == "" || peer == f.Only) {
+			f.peers = append(f.peers, peer)
+		}
+	}
+	for _, peer := range f.peers {
+		c, err := sn.CutStore(ctx, f.Node, peer)
+		if err != nil {
+			return err
+		}
+		f.cuts = append(f.cuts, c)
+	}
+	return nil
+}
+
+// cutLinks puts toxics that pass nothing on every link between Node and its
+// peers, both ways.
+func (f *StorePartition) cutLinks(env *Env) error {
+	ls, err := platform.As[platform.Links](env.Platform, "store partitions")
+	if err != nil {
+		return err
 	}
 	// Both ends are store nodes: the node's links to the store service and
 	// the store service's links to the node.
@@ -127,9 +167,6 @@ func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
 	f.hit = append(ls.Links(f.Node, peers), ls.Links(peers, f.Node)...)
 	if len(f.hit) == 0 {
 		return fmt.Errorf("%s: the %s platform does not route the store's replication through links: %w", f.Name(), env.Platform.Name(), ErrUnsupported)
-	}
-	if err := env.Journal.Write(journal.Entry{Kind: "link", ID: env.ID, Target: f.Name()}); err != nil {
-		return err
 	}
 	for _, l := range f.hit {
 		for _, stream := range cutStreams {
@@ -143,9 +180,24 @@ func (f *StorePartition) Inject(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// Verify implements Fault: both toxics are on every link between the node
-// and its peers, both ways.
+// Verify implements Fault: every cut, or both toxics on every link between
+// the node and its peers, both ways, is in place.
 func (f *StorePartition) Verify(ctx context.Context, env *Env) (string, error) {
+	who := f.Node + " cut off"
+	if f.Only != "" {
+		who = f.Node + " and " + f.Only + " cut apart"
+	}
+	if len(f.cuts) > 0 {
+		var ev []string
+		for _, c := range f.cuts {
+			e, err := c.Verify(ctx)
+			if err != nil {
+				return "", err
+			}
+			ev = append(ev, e)
+		}
+		return fmt.Sprintf("%s: nothing passes either way (%s)", who, strings.Join(ev, "; ")), nil
+	}
 	var ends []string
 	for _, l := range f.hit {
 		for _, stream := range cutStreams {
@@ -155,16 +207,37 @@ func (f *StorePartition) Verify(ctx context.Context, env *Env) (string, error) {
 		}
 		ends = append(ends, l.From().Name+"->"+l.To().Name)
 	}
-	who := f.Node + " cut off"
-	if f.Only != "" {
-		who = f.Node + " and " + f.Only + " cut apart"
-	}
 	return fmt.Sprintf("%s: nothing passes either way on %d links (%s)", who, len(f.hit), strings.Join(ends, ", ")), nil
+}
+
+// Report implements Reporter where the platform cuts: the packets each cut
+// dropped; none at all is no effect (neither side tried the other).
+func (f *StorePartition) Report(ctx context.Context, env *Env) (string, error) {
+	if len(f.cuts) == 0 {
+		return "", nil
+	}
+	var ev []string
+	var total int64
+	for i, c := range f.cuts {
+		n, err := c.Dropped(ctx)
+		if err != nil {
+			return "", err
+		}
+		total += n
+		ev = append(ev, fmt.Sprintf("%s<->%s %d packets dropped", f.Node, f.peers[i], n))
+	}
+	if total == 0 {
+		return "", fmt.Errorf("%w: no packet between %s and its peers was dropped", ErrNoEffect, f.Node)
+	}
+	return strings.Join(ev, "; "), nil
 }
 
 // Recover implements Fault.
 func (f *StorePartition) Recover(ctx context.Context, env *Env) error {
 	var errs []error
+	for _, c := range f.cuts {
+		errs = append(errs, c.Undo(ctx))
+	}
 	for _, l := range f.hit {
 		for _, stream := range cutStreams {
 			errs = append(errs, l.RemoveToxic(f.toxic(env, stream)))

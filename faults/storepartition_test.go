@@ -170,3 +170,72 @@ func TestBridgeCutsOnePairOnly(t *testing.T) {
 	assert.Error(t, faults.BridgeStore(1, 1).Validate())
 	assert.Error(t, (&faults.StorePartition{Node: "store-0", Only: "store-9"}).Validate())
 }
+
+// cutPlatform is linksPlatform whose platform cuts the store's routes
+// itself (platform.StoreNetwork); unsupported says it cannot this run.
+type cutPlatform struct {
+	*linksPlatform
+	unsupported bool
+	cuts        []*fakeCut
+}
+
+type fakeCut struct {
+	a, b    string
+	dropped int64
+	undone  bool
+}
+
+func (c *fakeCut) Verify(context.Context) (string, error) { return c.a + "<->" + c.b, nil }
+func (c *fakeCut) Undo(context.Context) error             { c.undone = true; return nil }
+func (c *fakeCut) Dropped(context.Context) (int64, error) { return c.dropped, nil }
+
+func (p *cutPlatform) CutStore(_ context.Context, a, b string) (platform.StoreCut, error) {
+	if p.unsupported {
+		return nil, platform.ErrUnsupported
+	}
+	c := &fakeCut{a: a, b: b}
+	p.cuts = append(p.cuts, c)
+	return c, nil
+}
+
+// TestStorePartitionHasThePlatformCut: where the platform cuts the routes
+// itself, isolating store-1 cuts it from store-0 and store-2 and touches
+// no link; the report counts the packets dropped, and none at all is no
+// effect; Recover undoes every cut. A platform that cannot cut this run
+// falls back to the links.
+func TestStorePartitionHasThePlatformCut(t *testing.T) {
+	ctx := context.Background()
+	p := &cutPlatform{linksPlatform: storeLinks(true)}
+	env := newEnv(t, p, "cut-4")
+	f := faults.IsolateStoreNode(1)
+	require.NoError(t, f.Inject(ctx, env))
+	require.Len(t, p.cuts, 2)
+	assert.Equal(t, []string{"store-1", "store-0"}, []string{p.cuts[0].a, p.cuts[0].b})
+	assert.Equal(t, []string{"store-1", "store-2"}, []string{p.cuts[1].a, p.cuts[1].b})
+	for _, l := range p.links {
+		assert.Empty(t, l.toxics)
+	}
+	ev, err := f.Verify(ctx, env)
+	require.NoError(t, err)
+	assert.Contains(t, ev, "store-1<->store-2")
+	_, err = f.Report(ctx, env)
+	require.ErrorIs(t, err, faults.ErrNoEffect)
+	p.cuts[1].dropped = 7
+	rep, err := f.Report(ctx, env)
+	require.NoError(t, err)
+	assert.Contains(t, rep, "store-1<->store-2 7 packets dropped")
+	require.NoError(t, f.Recover(ctx, env))
+	assert.True(t, p.cuts[0].undone && p.cuts[1].undone)
+
+	bridge := faults.BridgeStore(0, 2)
+	require.NoError(t, bridge.Inject(ctx, newEnv(t, p, "cut-5")))
+	require.Len(t, p.cuts, 3)
+	assert.Equal(t, []string{"store-0", "store-2"}, []string{p.cuts[2].a, p.cuts[2].b})
+
+	fallback := &cutPlatform{linksPlatform: storeLinks(true), unsupported: true}
+	g := faults.IsolateStoreNode(1)
+	require.NoError(t, g.Inject(ctx, newEnv(t, fallback, "cut-6")))
+	ev, err = g.Verify(ctx, newEnv(t, fallback, "cut-6"))
+	require.NoError(t, err)
+	assert.Contains(t, ev, "4 links")
+}

@@ -135,7 +135,7 @@ func newSuite(cfg Config) (*suite, error) {
 		progress("reap: %v", err)
 	}
 	if reaped.Entries > 0 {
-		progress("reaped %d journal entries of crashed runs %v: killed %d processes, resumed %d, detached %d mounts, removed %d control groups, skipped %d", reaped.Entries, reaped.Runs, len(reaped.Killed), len(reaped.Resumed), len(reaped.Detached), len(reaped.Released), len(reaped.Skipped))
+		progress("reaped %d journal entries of crashed runs %v: killed %d processes, resumed %d, detached %d mounts, removed %d control groups and %d iptables chains, skipped %d", reaped.Entries, reaped.Runs, len(reaped.Killed), len(reaped.Resumed), len(reaped.Detached), len(reaped.Released), len(reaped.Unchained), len(reaped.Skipped))
 	}
 	for _, s := range reaped.Skipped {
 		progress("reap: left alone %v", s)

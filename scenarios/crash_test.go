@@ -20,15 +20,16 @@ import (
 
 // TestCrashChild is the run that TestKilledRunLeavesNothing kills: for a
 // minute it pauses a card-processing replica, holds a cards replica to a
-// CPU limit and a balance replica to a memory limit (control groups), and,
-// with the fault filesystem on, slows a store node's disk (a mount served
-// by the run itself). It only runs when asked to.
+// CPU limit and a balance replica to a memory limit (control groups), cuts
+// store-0 from store-2 (iptables rules, where the host lets the platform
+// cut), and, with the fault filesystem on, slows a store node's disk (a
+// mount served by the run itself). It only runs when asked to.
 func TestCrashChild(t *testing.T) {
 	if os.Getenv("FAULTLINE_CRASH_CHILD") == "" {
 		t.Skip("only runs as the child of TestKilledRunLeavesNothing")
 	}
 	harness.Run(t, harness.Scenario{
-		Runbook: "Pause a card-processing replica, limit a cards replica's CPU and a balance replica's memory, and slow a store disk, for a minute (to be killed midway).",
+		Runbook: "Pause a card-processing replica, limit a cards replica's CPU and a balance replica's memory, cut two store nodes apart, and slow a store disk, for a minute (to be killed midway).",
 		Steady:  time.Second,
 		Faults:  crashChildFaults(),
 	})
@@ -41,6 +42,7 @@ func crashChildFaults() []harness.Step {
 		{At: 0, For: time.Minute, Fault: &faults.Pause{Target: faults.One("card-processing")}},
 		{At: 0, For: time.Minute, Fault: &faults.CPULimit{Target: faults.One("cards"), Cores: 0.5}},
 		{At: 0, For: time.Minute, Fault: &faults.MemoryLimit{Target: faults.One("balance"), Bytes: 512 << 20}},
+		{At: 0, For: time.Minute, Fault: faults.BridgeStore(0, 2)},
 	}
 	if os.Getenv(local.FaultFSEnv) == "on" {
 		steps = append(steps, harness.Step{At: 0, For: time.Minute, Fault: faults.SlowDisk(faults.One("store"), time.Millisecond, time.Millisecond)})
@@ -111,12 +113,18 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	entries, err := journal.Read(state)
 	require.NoError(t, err)
 	var pids []int
-	var groups, mounts []string
-	paused := 0
+	var groups, mounts, chains []string
+	paused, limits := 0, 0
 	for _, e := range entries {
 		pids = append(pids, e.PIDs...)
 		if e.Kind == "pause" {
 			paused++
+		}
+		if e.Kind != journal.KindNetwork {
+			limits += len(e.Cgroups)
+		}
+		if e.Chain != "" {
+			chains = append(chains, e.Chain)
 		}
 		groups = append(groups, e.Cgroups...)
 		if e.Mount != "" {
@@ -124,7 +132,15 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, paused, "the pause is journaled before it happens")
-	require.Len(t, groups, 2, "the limits' control groups are journaled before they exist")
+	require.Equal(t, 2, limits, "the limits' control groups are journaled before they exist")
+	if os.Geteuid() == 0 {
+		require.Len(t, chains, 1, "the store's iptables chain is journaled before it exists")
+	}
+	for _, c := range chains {
+		for _, table := range journal.ChainTables {
+			require.NoError(t, exec.Command("iptables", "-w", "5", "-t", table, "-n", "-L", c).Run(), "the store's chain %s in %s", c, table)
+		}
+	}
 	for _, g := range groups {
 		require.DirExists(t, g)
 	}
@@ -155,6 +171,11 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	}
 	for _, g := range groups {
 		assert.NoDirExists(t, g, "control group left")
+	}
+	for _, c := range chains {
+		for _, table := range journal.ChainTables {
+			assert.Error(t, exec.Command("iptables", "-w", "5", "-t", table, "-n", "-L", c).Run(), "iptables chain %s left in %s", c, table)
+		}
 	}
 	info, err := os.ReadFile("/proc/self/mountinfo")
 	require.NoError(t, err)

@@ -55,7 +55,7 @@ func run(args []string) error {
 		if err != nil && r.Entries == 0 {
 			return err // e.g. a journal directory others can write to: nothing was read
 		}
-		fmt.Printf("reaped %d entries of runs %v: killed %d processes, resumed %d, detached %d mounts, removed %d control groups\n", r.Entries, r.Runs, len(r.Killed), len(r.Resumed), len(r.Detached), len(r.Released))
+		fmt.Printf("reaped %d entries of runs %v: killed %d processes, resumed %d, detached %d mounts, removed %d control groups and %d iptables chains\n", r.Entries, r.Runs, len(r.Killed), len(r.Resumed), len(r.Detached), len(r.Released), len(r.Unchained))
 		for _, s := range r.Skipped {
 			fmt.Printf("left alone %v\n", s)
 		}

@@ -54,7 +54,10 @@ type Entry struct {
 	// Cgroups are control groups the run made (their directories, each
 	// below the group its processes came from): its reap moves what runs
 	// in them back up and removes them.
-	Cgroups []string  `json:"cgroups,omitempty"`
+	Cgroups []string `json:"cgroups,omitempty"`
+	// Chain is an iptables chain the run made (ChainName), in each of
+	// ChainTables: its reap removes it and the jumps to it.
+	Chain   string    `json:"chain,omitempty"`
 	Created time.Time `json:"created"`
 }
 
@@ -64,6 +67,7 @@ const (
 	KindProcess   = "process"
 	KindNamespace = "namespace"
 	KindMount     = "mount"
+	KindNetwork   = "network"
 )
 
 // Journal writes entries for one run.
@@ -138,6 +142,9 @@ func Open(dir, run string) (*Journal, error) {
 	return j, nil
 }
 
+// Run returns the name of the journal's run.
+func (j *Journal) Run() string { return j.run }
+
 // Dir returns the journal's directory.
 func (j *Journal) Dir() string { return j.dir }
 
@@ -193,12 +200,12 @@ func (j *Journal) Remove(id string) error {
 }
 
 // Active returns this run's fault entries: those whose kind is not
-// KindProcess, KindNamespace or KindMount.
+// KindProcess, KindNamespace, KindMount or KindNetwork.
 func (j *Journal) Active() ([]Entry, error) {
 	all, err := Read(j.dir)
 	var out []Entry
 	for _, e := range all {
-		if e.Run == j.run && e.Kind != KindProcess && e.Kind != KindNamespace && e.Kind != KindMount {
+		if e.Run == j.run && e.Kind != KindProcess && e.Kind != KindNamespace && e.Kind != KindMount && e.Kind != KindNetwork {
 			out = append(out, e)
 		}
 	}

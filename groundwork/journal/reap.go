@@ -22,6 +22,9 @@ type Reaped struct {
 	// Released lists the control groups removed, their processes moved
 	// back to the groups they came from.
 	Released []string
+	// Unchained lists the iptables chains removed, with the jumps to them:
+	// a dead run's marks and partitions.
+	Unchained []string
 	// Skipped lists the journaled PIDs that were not signalled because they
 	// failed a check (a reused PID, our own, no identity recorded, ...).
 	Skipped []Skip
@@ -104,6 +107,13 @@ func ReapEntries(dir string, entries []Entry) Reaped {
 				r.Skipped = append(r.Skipped, Skip{Run: e.Run, ID: e.ID, Reason: err.Error()})
 			} else {
 				r.Detached = append(r.Detached, e.Mount)
+			}
+		}
+		if e.Chain != "" {
+			if err := RemoveChain(e.Chain); err != nil {
+				r.Skipped = append(r.Skipped, Skip{Run: e.Run, ID: e.ID, Reason: err.Error()})
+			} else {
+				r.Unchained = append(r.Unchained, e.Chain)
 			}
 		}
 		for _, g := range e.Cgroups {

@@ -201,6 +201,23 @@ type StoreLeaders interface {
 	StreamLeader(ctx context.Context, stream string) (string, error)
 }
 
+// StoreNetwork is the ability to cut the store's own network, the routes
+// between its nodes (its replication), below the nodes: nothing passes
+// either way on any connection between the two nodes, and the
+// connections stay open (packets dropped, not refused). A platform that
+// cannot at this run returns an error wrapping ErrUnsupported.
+type StoreNetwork interface {
+	CutStore(ctx context.Context, a, b string) (StoreCut, error)
+}
+
+// StoreCut is a cut between two store nodes, in place until undone.
+type StoreCut interface {
+	Applied
+	// Dropped returns how many packets the cut has dropped so far, both
+	// ways: none means no node tried to reach the other.
+	Dropped(ctx context.Context) (int64, error)
+}
+
 // StreamState is one store node's copy of a stream.
 type StreamState struct {
 	Messages uint64 `json:"messages"`

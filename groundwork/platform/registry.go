@@ -133,6 +133,8 @@ func Reap(dir string) (journal.Reaped, error) {
 		out.Killed = append(out.Killed, got.Killed...)
 		out.Resumed = append(out.Resumed, got.Resumed...)
 		out.Detached = append(out.Detached, got.Detached...)
+		out.Released = append(out.Released, got.Released...)
+		out.Unchained = append(out.Unchained, got.Unchained...)
 		out.Skipped = append(out.Skipped, got.Skipped...)
 		out.Entries += got.Entries
 	}

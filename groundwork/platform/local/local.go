@@ -55,6 +55,10 @@ type Platform struct {
 	journal *journal.Journal
 	side    *sidecars
 	events  chan platform.Event
+	// net cuts the store's routes when the host lets it (storeNet);
+	// netWhy says why not, and the routes then go through links.
+	net    *storeNet
+	netWhy string
 
 	mu      sync.Mutex
 	procs   map[string]*proc
@@ -226,13 +230,15 @@ func (p *Platform) launch(ctx context.Context, pr *proc) {
 	go p.supervise(ctx, pr)
 }
 
-// startStore starts the store's nodes. Each node reaches each other node
-// through a link of its own (store-0->store-1, in the harness's toxiproxy
-// as every link), so that the store's replication can be cut and slowed
-// like any call. A node advertises StoreRouteAdvertise, where nothing
-// listens, instead of its route port: a node that learns of a peer from a
-// third (NATS gossips the routes it makes) would otherwise dial the
-// peer's route port directly, around its link, and around a partition.
+// startStore starts the store's nodes. The routes between nodes go
+// straight from node to node where the host can cut them with iptables
+// (storeNet): a partition costs nothing until it is injected. Elsewhere
+// each node reaches each other node through a link of its own
+// (store-0->store-1, in the harness's toxiproxy as every link), and
+// advertises StoreRouteAdvertise, where nothing listens, instead of its
+// route port: a node that learns of a peer from a third (NATS gossips the
+// routes it makes) would otherwise dial the peer's route port directly,
+// around its link, and around a partition.
 func (p *Platform) startStore(ctx context.Context) error {
 	n := topology.StoreNodes
 	ports, err := freePorts(3 * n)
@@ -240,9 +246,11 @@ func (p *Platform) startStore(ctx context.Context) error {
 		return err
 	}
 	nodes := make([]platform.Instance, n)
+	names := make([]string, n)
 	dirs := make([]string, n)
 	for i := range n {
 		nodes[i] = platform.Instance{Name: fmt.Sprintf("store-%d", i), Service: topology.Store, Tier: 0, Addr: fmt.Sprintf("127.0.0.1:%d", ports[3*i])}
+		names[i] = nodes[i].Name
 		// Every disk is mounted before any node starts: a process started
 		// while a mount opens /dev/fuse could inherit that descriptor
 		// (go-fuse sets close-on-exec only after the mount) and keep the
@@ -251,28 +259,42 @@ func (p *Platform) startStore(ctx context.Context) error {
 			return err
 		}
 	}
+	if p.net, err = newStoreNet(p.journal, names); err != nil {
+		p.netWhy = err.Error()
+		p.opts.Progress("store routes go through the harness's links: iptables cannot cut them here (%v)", err)
+	} else {
+		p.opts.Progress("store routes go straight from node to node; partitions cut them with iptables (chain %s)", p.net.chain)
+	}
 	for i, node := range nodes {
 		client, cluster, mon := ports[3*i], ports[3*i+1], ports[3*i+2]
+		advertise := StoreRouteAdvertise
 		var routes []string
 		for j, peer := range nodes {
 			if j == i {
 				continue
 			}
 			peer.Addr = fmt.Sprintf("127.0.0.1:%d", ports[3*j+1])
+			if p.net != nil {
+				routes = append(routes, "nats-route://"+peer.Addr)
+				continue
+			}
 			addr, err := p.side.add(node, peer)
 			if err != nil {
 				return err
 			}
 			routes = append(routes, "nats-route://"+addr)
 		}
+		pr := &proc{Instance: node, readyURL: fmt.Sprintf("http://127.0.0.1:%d/healthz", mon)}
+		if p.net != nil {
+			advertise = fmt.Sprintf("127.0.0.1:%d", cluster)
+			p.net.setPort(node.Name, cluster)
+			pr.group = p.net.group(node.Name)
+		}
+		pr.args = []string{"store", "--name", node.Name, "--host", "127.0.0.1", "--client-port", fmt.Sprint(client),
+			"--cluster-port", fmt.Sprint(cluster), "--cluster-advertise", advertise, "--monitor-port", fmt.Sprint(mon),
+			"--routes", strings.Join(routes, ","), "--dir", dirs[i]}
 		p.store = append(p.store, fmt.Sprintf("nats://127.0.0.1:%d", client))
-		p.launch(ctx, &proc{
-			Instance: node,
-			args: []string{"store", "--name", node.Name, "--host", "127.0.0.1", "--client-port", fmt.Sprint(client),
-				"--cluster-port", fmt.Sprint(cluster), "--cluster-advertise", StoreRouteAdvertise, "--monitor-port", fmt.Sprint(mon),
-				"--routes", strings.Join(routes, ","), "--dir", dirs[i]},
-			readyURL: fmt.Sprintf("http://127.0.0.1:%d/healthz", mon),
-		})
+		p.launch(ctx, pr)
 	}
 	return nil
 }
@@ -589,6 +611,9 @@ func (p *Platform) Stop(ctx context.Context) error {
 		p.side.close()
 	}
 	errs := []error{p.unmountDisks()}
+	if p.net != nil {
+		errs = append(errs, p.net.close())
+	}
 	for _, pr := range procs {
 		errs = append(errs, p.journal.Remove("proc-"+pr.Name))
 	}

@@ -30,6 +30,7 @@ type proc struct {
 	held     chan struct{}     // while not nil, the instance is kept from starting; closed to let it
 	starting bool              // the supervisor is starting a process (set by mayStart, cleared once it has a PID)
 	cgroups  map[string]string // controller -> group every new process joins (a Limit in place)
+	group    string            // the cgroup v2 group every process starts in (storeNet), if any
 	wake     chan struct{}     // closed by stop to cut a restart delay short
 	done     chan struct{}     // closed when the supervisor returns
 }
@@ -120,6 +121,16 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 	// Own process group (so signals to the harness's group do not reach it)
 	// and killed by the kernel if the harness dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if pr.group != "" {
+		// Started in its group, so that its first connection is marked
+		// as its own (storeNet).
+		fd, err := openGroup(pr.group)
+		if err != nil {
+			return nil, fmt.Errorf("start %s in its group: %w", pr.Name, err)
+		}
+		defer syscall.Close(fd)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", pr.Name, err)
 	}
