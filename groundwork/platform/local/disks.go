@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/faultline/faultline/groundwork/journal"
@@ -20,6 +21,28 @@ var _ platform.Disks = (*Platform)(nil)
 // store of the bank every scenario shares (docs/BANK.md). Off, the nodes
 // write to plain directories and disk faults are unsupported.
 const FaultFSEnv = "FAULTLINE_FAULTFS"
+
+// faultFSFullLoadCores is how many cores the local bank on the fault
+// filesystem needs for the default load. Every write of every store node
+// is then a round trip through the harness's process (about 1,000 a second
+// a node at 25 card authorisations a second), which on 2 cores roughly
+// halves what the bank carries: card authorisations' p99 went from 27 to
+// 51 ms at 25/s and from 37 to 134 ms at 50/s (`faultline bench`,
+// docs/PERFORMANCE.md), and the suite's disk scenarios at the default load
+// missed their objectives before any fault.
+const faultFSFullLoadCores = 4
+
+// loadShare scales the default load to this machine's cores when the fault
+// filesystem is on, up to all of it from faultFSFullLoadCores; without it
+// the local bank carries the default load.
+func loadShare() (float64, string) {
+	n := runtime.NumCPU()
+	if os.Getenv(FaultFSEnv) != "on" || n >= faultFSFullLoadCores {
+		return 1, ""
+	}
+	return float64(n) / faultFSFullLoadCores, fmt.Sprintf("the local bank on the fault filesystem (%s=on: every store write crosses the harness) on %d cores carries %d/%d of the default load (FAULTLINE_RATE overrides)",
+		FaultFSEnv, n, n, faultFSFullLoadCores)
+}
 
 // disks are the fault filesystems under the store nodes' data, served by
 // the harness itself: each node's data directory is a mount of a backing

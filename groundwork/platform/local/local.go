@@ -94,7 +94,8 @@ func init() {
 		},
 		// Everything local is a host process: the journal's own reaper
 		// resumes and kills them after checking each one's identity.
-		Reap: journal.ReapEntries,
+		Reap:      journal.ReapEntries,
+		LoadShare: loadShare,
 	})
 }
 
