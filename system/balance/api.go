@@ -31,6 +31,9 @@ type Outcome struct {
 	Code         string `json:"code"`   // ISO 8583 style response code
 	BalanceAfter int64  `json:"balance_after"`
 	Seq          uint64 `json:"seq,omitempty"`
+	// Digest is the digest of the request that first used the key: a
+	// request under the same key with another digest is refused.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Statuses and response codes.

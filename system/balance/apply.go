@@ -23,16 +23,16 @@ const maxConflicts = 16
 // predecessor left.
 // When allow refuses the current balance, a zero-amount KindDeclined marker
 // is appended under e's key instead. It returns the stored entry, which is
-// the earlier one when the key was already in the ledger.
-func (s *service) apply(ctx context.Context, e transactions.Entry, allow func(Balance) bool) (transactions.Entry, error) {
+// the earlier one when the key was already in the ledger (dup).
+func (s *service) apply(ctx context.Context, e transactions.Entry, allow func(Balance) bool) (stored transactions.Entry, dup bool, err error) {
 	done, err := s.turns.wait(ctx, e.Account)
 	if err != nil {
-		return transactions.Entry{}, err
+		return transactions.Entry{}, false, err
 	}
 	defer done()
 	cur, err := s.current(ctx, e.Account, false)
 	if err != nil {
-		return transactions.Entry{}, err
+		return transactions.Entry{}, false, err
 	}
 	for range maxConflicts {
 		try := e
@@ -46,17 +46,17 @@ func (s *service) apply(ctx context.Context, e transactions.Entry, allow func(Ba
 		var me *mesh.Error
 		if errors.As(err, &me) && me.Code == transactions.CodeConflict {
 			if cur, err = s.current(ctx, e.Account, true); err != nil {
-				return transactions.Entry{}, err
+				return transactions.Entry{}, false, err
 			}
 			continue
 		}
 		if err != nil {
-			return transactions.Entry{}, fmt.Errorf("append %s: %w", e.Key, err)
+			return transactions.Entry{}, false, fmt.Errorf("append %s: %w", e.Key, err)
 		}
 		s.store(ctx, resp.Entry)
-		return resp.Entry, nil
+		return resp.Entry, resp.Duplicate, nil
 	}
-	return transactions.Entry{}, mesh.Errorf(http.StatusServiceUnavailable, "contention", "account %s too busy", e.Account)
+	return transactions.Entry{}, false, mesh.Errorf(http.StatusServiceUnavailable, "contention", "account %s too busy", e.Account)
 }
 
 // current returns the account's balance and last ledger sequence, from the

@@ -56,13 +56,8 @@ func (s *service) serveReserve(w http.ResponseWriter, r *http.Request) error {
 	if err := mesh.Decode(r, &req); err != nil {
 		return err
 	}
-	if req.Key == "" || !ValidID.MatchString(req.Account) || req.Amount == 0 || req.Amount > MaxAmount || req.Amount < -MaxAmount {
-		return mesh.Errorf(400, "bad_request", "key, a valid account and a non-zero amount within limits are required")
-	}
-	switch req.Kind {
-	case transactions.KindCard, transactions.KindTransferOut, transactions.KindTransferIn:
-	default:
-		return mesh.Errorf(400, "bad_kind", "kind %q cannot be reserved", req.Kind)
+	if err := validateReserve(req); err != nil {
+		return err
 	}
 	out, err := s.reserve(r.Context(), req)
 	if err != nil {
@@ -72,23 +67,46 @@ func (s *service) serveReserve(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// reserve applies req once: a key seen before returns its first outcome.
-// A declined key is written to the ledger as a zero-amount marker, so that the
-// ledger's deduplication decides every key exactly once, even when a retry
-// races the first attempt.
+// reserve applies req once: a key seen before returns its first outcome,
+// if the request is the same (a retry), and is refused with CodeKeyReused
+// if it is not. A declined key is written to the ledger as a zero-amount
+// marker, so that the ledger's deduplication decides every key exactly
+// once, even when a retry races the first attempt.
+//
+// The outcome store is a shortcut, not the truth: when it cannot be read,
+// the ledger's deduplication (store.DedupWindow) still gives a retry the
+// entry first written under its key. The one thing only the outcome store
+// knows is that a void undid an approval, so a retry that finds an applied
+// authorisation in the ledger while the outcome store is away gets an
+// error (the network retries) rather than an approval that may be undone.
 func (s *service) reserve(ctx context.Context, req ReserveRequest) (Outcome, error) {
-	if o, ok, err := s.outcome(ctx, req.Key); err != nil || ok {
-		return o, err
+	d := digest(req)
+	o, ok, err := s.outcome(ctx, req.Key)
+	switch {
+	case ok && o.Digest != "" && o.Digest != d:
+		return Outcome{}, keyReused(req.Key)
+	case ok:
+		return o, nil
+	case err != nil:
+		s.p.Log.Warn("outcome store unavailable; the ledger decides", "key", req.Key, "err", err)
 	}
+	unread := err != nil
 	e := transactions.Entry{Key: req.Key, Account: req.Account, Amount: req.Amount, Kind: req.Kind,
 		Counterparty: req.Counterparty, Ref: req.Ref, Merchant: req.Merchant}
-	stored, err := s.apply(ctx, e, func(cur Balance) bool {
+	stored, dup, err := s.apply(ctx, e, func(cur Balance) bool {
 		return req.Amount > 0 || cur.Balance+req.Amount >= -cur.Limit
 	})
 	if err != nil {
 		return Outcome{}, err
 	}
-	o := outcomeOf(stored)
+	switch {
+	case dup && !sameRequest(req, stored):
+		return Outcome{}, keyReused(req.Key)
+	case dup && unread && stored.Kind == transactions.KindCard:
+		return Outcome{}, fmt.Errorf("outcome of %s unknown: the outcome store is unavailable and a void may have reversed the authorisation the ledger holds", req.Key)
+	}
+	o = outcomeOf(stored)
+	o.Digest = d
 	s.remember(ctx, o)
 	return o, nil
 }

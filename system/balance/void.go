@@ -16,8 +16,8 @@ func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
 	if err := mesh.Decode(r, &req); err != nil {
 		return err
 	}
-	if req.Key == "" || !ValidID.MatchString(req.Account) {
-		return mesh.Errorf(400, "bad_request", "key and a valid account are required")
+	if err := validateVoid(req); err != nil {
+		return err
 	}
 	resp, err := s.void(r.Context(), req)
 	if err != nil {
@@ -34,7 +34,7 @@ func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
 // appended under a key of its own. Safe to repeat.
 func (s *service) void(ctx context.Context, req VoidRequest) (VoidResponse, error) {
 	marker := transactions.Entry{Key: req.Key, Account: req.Account, Kind: transactions.KindCardVoid, Ref: req.Ref}
-	stored, err := s.apply(ctx, marker, func(Balance) bool { return true })
+	stored, _, err := s.apply(ctx, marker, func(Balance) bool { return true })
 	if err != nil {
 		return VoidResponse{}, err
 	}
@@ -44,14 +44,16 @@ func (s *service) void(ctx context.Context, req VoidRequest) (VoidResponse, erro
 	}
 	// The key's outcome becomes "declined" before the reversal is written, so
 	// that a retried authorisation never reports an approval that was undone.
-	if err := s.overwrite(ctx, Outcome{Key: req.Key, Status: Declined, Code: CodeIssuerUnavailable, BalanceAfter: stored.BalanceAfter}); err != nil {
+	// It keeps the digest of the request that used the key, if known.
+	first, _, _ := s.outcome(ctx, req.Key)
+	if err := s.overwrite(ctx, Outcome{Key: req.Key, Status: Declined, Code: CodeIssuerUnavailable, BalanceAfter: stored.BalanceAfter, Digest: first.Digest}); err != nil {
 		return VoidResponse{}, err
 	}
 	// The reversal credits the account the authorisation charged, as the
 	// ledger holds it, whatever account the request named.
 	rev := transactions.Entry{Key: req.Key + ":reverse", Account: stored.Account, Amount: -stored.Amount,
 		Kind: transactions.KindCardReverse, Counterparty: stored.Counterparty, Ref: stored.Ref}
-	if _, err := s.apply(ctx, rev, func(Balance) bool { return true }); err != nil {
+	if _, _, err := s.apply(ctx, rev, func(Balance) bool { return true }); err != nil {
 		return VoidResponse{}, err
 	}
 	return VoidResponse{Reversed: true}, nil

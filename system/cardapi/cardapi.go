@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -56,8 +55,6 @@ const (
 	recordTimeout = 250 * time.Millisecond
 )
 
-var validMessageID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 type service struct {
 	p       *process.Process
 	cp      *mesh.Client
@@ -82,6 +79,9 @@ func Setup(ctx context.Context, p *process.Process) error {
 	p.Handle("POST /v1/authorisations", s.serveAuthorisation)
 	p.Handle("GET "+AnswersPath, s.serveAnswers)
 	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
+	// The network's deadline is AnswerWithin; the longest route is the
+	// answers list (AnswersPath), which the audit asks for with 15 s.
+	p.Server.ClampDeadlines(20 * time.Second)
 	return nil
 }
 
@@ -94,22 +94,9 @@ func DecodeAuth(r *http.Request) (cardprocessing.AuthRequest, error) {
 	return req, ValidateAuth(req)
 }
 
-// ValidateAuth checks an authorisation request's fields.
-func ValidateAuth(req cardprocessing.AuthRequest) error {
-	switch {
-	case !validMessageID.MatchString(req.MessageID):
-		return mesh.Errorf(400, "bad_message_id", "message_id must be 1-64 of [A-Za-z0-9_-]")
-	case !balance.ValidID.MatchString(req.CardID):
-		return mesh.Errorf(400, "bad_card", "invalid card_id")
-	case req.Amount <= 0 || req.Amount > balance.MaxAmount:
-		return mesh.Errorf(400, "bad_amount", "amount must be between 1 and %d minor units", balance.MaxAmount)
-	case req.Currency != "GBP":
-		return mesh.Errorf(400, "bad_currency", "only GBP is accepted, got %q", req.Currency)
-	case !balance.ValidID.MatchString(req.Merchant.ID) || len(req.Merchant.Name) > 100:
-		return mesh.Errorf(400, "bad_merchant", "merchant needs a valid id and a name of at most 100 bytes")
-	}
-	return nil
-}
+// ValidateAuth checks an authorisation request's fields
+// (cardprocessing.Validate).
+func ValidateAuth(req cardprocessing.AuthRequest) error { return cardprocessing.Validate(req) }
 
 func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) error {
 	arrived := time.Now()
@@ -117,13 +104,14 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	digest := cardprocessing.Digest(req)
 	lctx, lcancel := context.WithTimeout(r.Context(), lookupTimeout)
 	// A lookup that fails is not an answer: the message goes on to
 	// card-processing, whose idempotency gives a retry the first outcome.
 	prev, ok, _ := s.answered(lctx, req.MessageID)
 	lcancel()
 	if ok {
-		mesh.WriteJSON(w, http.StatusOK, prev)
+		give(w, prev, digest)
 		return nil
 	}
 	ticket, admitted := s.admit.Admit()
@@ -138,6 +126,12 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	err = s.cp.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/authorise", Body: req,
 		IdempotencyKey: cardprocessing.AuthKey(req.MessageID), Timeout: budget}, &resp)
 	ticket.Done(timedOut(err))
+	if err == nil && resp.Code == cardprocessing.CodeDuplicate {
+		// The message id is bound to another request, which holds its
+		// answer: this one moved nothing, and its decline is not recorded.
+		mesh.WriteJSON(w, http.StatusOK, resp)
+		return nil
+	}
 	ctx := context.WithoutCancel(r.Context())
 	if err != nil {
 		s.p.Log.Warn("card-processing gave no answer; declining and voiding", "message_id", req.MessageID, "err", err)
@@ -151,6 +145,7 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		}
 		resp = issuerUnavailable(req.MessageID)
 	}
+	resp.Digest = digest
 	s.answer(ctx, w, resp)
 	return nil
 }
@@ -181,7 +176,19 @@ func (s *service) answer(ctx context.Context, w http.ResponseWriter, resp cardpr
 			"the answer to %s could not be recorded; send the message again", resp.MessageID))
 		return
 	}
-	mesh.WriteJSON(w, http.StatusOK, final)
+	give(w, final, resp.Digest)
+}
+
+// give writes the answer recorded for a message to the network: the answer
+// itself when the request is the one it was recorded for (a retry), and
+// "94 duplicate transmission" when the message id was first used for
+// another request (another card, amount or merchant).
+func give(w http.ResponseWriter, rec cardprocessing.AuthResponse, digest string) {
+	if rec.Digest != "" && digest != "" && rec.Digest != digest {
+		rec = cardprocessing.AuthResponse{MessageID: rec.MessageID, Code: cardprocessing.CodeDuplicate, Reason: "duplicate transmission"}
+	}
+	rec.Digest = ""
+	mesh.WriteJSON(w, http.StatusOK, rec)
 }
 
 // shed declines req at once, as "issuer unavailable", without sending it to
@@ -197,7 +204,8 @@ func (s *service) shed(w http.ResponseWriter, r *http.Request, req cardprocessin
 	if err := s.queueVoid(ctx, req); err != nil {
 		return mesh.Errorf(http.StatusServiceUnavailable, "overloaded", "card-api is shedding load and could not queue the void of its decline: %v", err)
 	}
-	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: ShedReason})
+	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: ShedReason,
+		Digest: cardprocessing.Digest(req)})
 	return nil
 }
 
@@ -247,7 +255,7 @@ func (s *service) record(ctx context.Context, resp cardprocessing.AuthResponse) 
 func (s *service) queueVoid(ctx context.Context, req cardprocessing.AuthRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, voidTimeout)
 	defer cancel()
-	b, _ := json.Marshal(cardprocessing.Void{MessageID: req.MessageID, CardID: req.CardID})
+	b, _ := json.Marshal(cardprocessing.Void{MessageID: req.MessageID, CardID: req.CardID, Digest: cardprocessing.Digest(req)})
 	if _, err := s.p.JS.Publish(ctx, "voids."+req.CardID, b, jetstream.WithMsgID("void:"+req.MessageID)); err != nil {
 		return fmt.Errorf("queue void of %s: %w", req.MessageID, err)
 	}
@@ -270,7 +278,9 @@ func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
 	if err := json.Unmarshal(m.Data(), &v); err != nil {
 		return nil
 	}
-	standing, err := s.record(ctx, issuerUnavailable(v.MessageID))
+	claim := issuerUnavailable(v.MessageID)
+	claim.Digest = v.Digest
+	standing, err := s.record(ctx, claim)
 	if err != nil {
 		// The answer given cannot be settled: voiding now could reverse an
 		// approval the network already has. The void waits and is tried

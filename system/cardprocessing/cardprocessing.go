@@ -25,6 +25,10 @@ import (
 const (
 	CodeInvalidCard = "14"
 	CodeRestricted  = "62" // frozen card
+	// CodeDuplicate answers a message id already used for another
+	// authorisation (another card, amount or merchant): the id is not a
+	// retry, and nothing is moved under it.
+	CodeDuplicate = "94"
 )
 
 // AuthRequest is an authorisation request from the card network.
@@ -42,12 +46,17 @@ type AuthResponse struct {
 	Approved  bool   `json:"approved"`
 	Code      string `json:"code"`
 	Reason    string `json:"reason"`
+	// Digest is the Digest of the request answered, kept with the answer
+	// card-api records so that a message id stays bound to one request.
+	// It is never sent to the network.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Void asks for the authorisation of MessageID on CardID to have no effect.
 type Void struct {
 	MessageID string `json:"message_id"`
 	CardID    string `json:"card_id"`
+	Digest    string `json:"digest,omitempty"` // of the request that queued it
 }
 
 // AuthKey is the ledger key of an authorisation's message id.
@@ -78,6 +87,9 @@ func Setup(ctx context.Context, p *process.Process) error {
 func (s *service) serveAuthorise(w http.ResponseWriter, r *http.Request) error {
 	var req AuthRequest
 	if err := mesh.Decode(r, &req); err != nil {
+		return err
+	}
+	if err := Validate(req); err != nil {
 		return err
 	}
 	// On an error there is no answer here: card-api, which answers the
@@ -112,6 +124,10 @@ func (s *service) authorise(ctx context.Context, req AuthRequest) (AuthResponse,
 		Timeout: 600 * time.Millisecond,
 		Body: balance.ReserveRequest{Key: AuthKey(req.MessageID), Account: card.Account, Amount: -req.Amount,
 			Kind: transactions.KindCard, Counterparty: "merchant:" + req.Merchant.ID, Ref: req.MessageID, Merchant: &req.Merchant}}, &out)
+	if errors.As(err, &me) && me.Code == balance.CodeKeyReused {
+		resp.Code, resp.Reason = CodeDuplicate, "duplicate transmission"
+		return resp, nil
+	}
 	if err != nil {
 		return resp, err
 	}
@@ -130,6 +146,9 @@ func (s *service) authorise(ctx context.Context, req AuthRequest) (AuthResponse,
 func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
 	var v Void
 	if err := mesh.Decode(r, &v); err != nil {
+		return err
+	}
+	if err := ValidateVoid(v); err != nil {
 		return err
 	}
 	var card cards.Card

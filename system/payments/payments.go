@@ -41,6 +41,9 @@ type Response struct {
 
 var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
+// ValidKey reports whether key is a valid payment idempotency key.
+func ValidKey(key string) bool { return validKey.MatchString(key) }
+
 // Ref is the ledger reference of a customer's payment key.
 func Ref(customer, key string) string { return customer + "/" + key }
 

@@ -53,13 +53,25 @@ func (s *service) append(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	e := req.Entry
-	if e.Key == "" || e.Account == "" || e.Kind == "" {
-		return mesh.Errorf(400, "bad_entry", "key, account and kind are required")
+	if err := validateEntry(e); err != nil {
+		return err
 	}
-	if e.Time.IsZero() {
-		e.Time = time.Now().UTC()
+	// An account exists once the seeder opened it: the caller names the
+	// entry it read last, and the new one must follow from it.
+	if req.ExpectedSeq == 0 {
+		return mesh.Errorf(http.StatusNotFound, CodeNoEntry, "account %s has no ledger entry", e.Account)
 	}
-	e.Seq = 0
+	prev, err := s.get(r.Context(), req.ExpectedSeq)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound) || (err == nil && prev.Account != e.Account):
+		return mesh.Errorf(http.StatusConflict, CodeConflict, "seq %d is not account %s's", req.ExpectedSeq, e.Account)
+	case err != nil:
+		return err
+	}
+	if err := follows(prev, e); err != nil {
+		return err
+	}
+	e.Time, e.Seq = time.Now().UTC(), 0
 	data, _ := json.Marshal(e)
 	ack, err := s.p.JS.Publish(r.Context(), store.LedgerSubject(e.Account), data,
 		jetstream.WithMsgID(e.Key), jetstream.WithExpectLastSequencePerSubject(req.ExpectedSeq))
