@@ -34,6 +34,8 @@ const (
 	CustomerRPS   = 50
 	CustomerBurst = 100
 	sessionTTL    = time.Minute
+	// MaxDeadline is the longest X-Deadline-Ms edge takes from the app.
+	MaxDeadline = 10 * time.Second
 )
 
 // SessionKey is the store key of a token (tokens are never stored in clear).
@@ -69,6 +71,9 @@ func Setup(ctx context.Context, p *process.Process) error {
 		}
 	}
 	s.routes()
+	// The app's deadline is the edge's to bound: no caller outside makes
+	// it hold work, or the calls it makes inward, for longer.
+	p.Server.ClampDeadlines(MaxDeadline)
 	return nil
 }
 

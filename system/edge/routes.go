@@ -63,8 +63,8 @@ func (s *service) payment(w http.ResponseWriter, r *http.Request, sess Session) 
 		return mesh.Errorf(http.StatusForbidden, "forbidden", "account %q is not yours", req.From)
 	}
 	key := r.Header.Get(mesh.HeaderIdempotency)
-	if key == "" {
-		return mesh.Errorf(400, "bad_idempotency_key", "payments need an Idempotency-Key header")
+	if !payments.ValidKey(key) {
+		return mesh.Errorf(400, "bad_idempotency_key", "payments need an Idempotency-Key header of 8-64 of [A-Za-z0-9_-]")
 	}
 	return s.forward(w, r, "payments", 200, mesh.Call{Method: "POST", Path: "/v1/payments", Body: req, IdempotencyKey: key,
 		Customer: sess.Customer, Timeout: 2 * mesh.DefaultCallTimeout}, &payments.Response{})
@@ -78,6 +78,9 @@ func (s *service) cardStatus(w http.ResponseWriter, r *http.Request, sess Sessio
 	var req cards.StatusRequest
 	if err := mesh.Decode(r, &req); err != nil {
 		return err
+	}
+	if req.Status != cards.Active && req.Status != cards.Frozen {
+		return mesh.Errorf(400, "bad_status", "status must be %q or %q", cards.Active, cards.Frozen)
 	}
 	return s.forward(w, r, "cards", 200, mesh.Call{Method: "PUT", Path: "/v1/cards/" + id + "/status", Body: req,
 		IdempotencyKey: "status:" + id + ":" + req.Status, Customer: sess.Customer}, &cards.Card{})
@@ -99,6 +102,9 @@ func (s *service) support(w http.ResponseWriter, r *http.Request, sess Session) 
 func (s *service) reaction(w http.ResponseWriter, r *http.Request, sess Session) error {
 	var re emoji.Reaction
 	if err := mesh.Decode(r, &re); err != nil {
+		return err
+	}
+	if err := emoji.Validate(re); err != nil {
 		return err
 	}
 	return s.forward(w, r, "emoji", 200, mesh.Call{Method: "PUT", Path: "/v1/customers/" + sess.Customer + "/reactions", Body: re,

@@ -45,13 +45,26 @@ func (s *service) put(w http.ResponseWriter, r *http.Request) error {
 	if err := mesh.Decode(r, &re); err != nil {
 		return err
 	}
-	if re.Transaction == "" || len(re.Transaction) > 128 || !Allowed[re.Emoji] {
-		return mesh.Errorf(400, "bad_reaction", "a transaction and one of the allowed emoji are required")
+	if err := Validate(re); err != nil {
+		return err
 	}
 	key := fmt.Sprintf("%s.%x", c, sha256.Sum256([]byte(re.Transaction)))
 	if err := store.PutJSON(r.Context(), s.kv, key, re); err != nil {
 		return err
 	}
 	mesh.WriteJSON(w, 200, re)
+	return nil
+}
+
+// Validate checks a reaction: a transaction id of 1-128 printable ASCII
+// bytes without spaces, and one of the allowed emoji.
+func Validate(re Reaction) error {
+	ok := re.Transaction != "" && len(re.Transaction) <= 128 && Allowed[re.Emoji]
+	for i := 0; ok && i < len(re.Transaction); i++ {
+		ok = re.Transaction[i] > ' ' && re.Transaction[i] < 0x7f
+	}
+	if !ok {
+		return mesh.Errorf(400, "bad_reaction", "a transaction id (1-128 printable ASCII bytes) and one of the allowed emoji are required")
+	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,9 +113,40 @@ type Call struct {
 
 func (c *Call) idempotent() bool { return c.Method == http.MethodGet || c.IdempotencyKey != "" }
 
+// check refuses a call that no server could be sent: a path or header
+// value with bytes a request line or header may not carry. Such a value
+// comes from the caller's input (a body field it copied), so it is the
+// caller's bad request (400), not the dependency's failure: it must not
+// reach the transport, where it would count against a healthy endpoint.
+func (c *Call) check() error {
+	switch {
+	case !headerSafe(c.IdempotencyKey) || len(c.IdempotencyKey) > 256:
+		return Errorf(http.StatusBadRequest, "bad_idempotency_key", "an idempotency key must be at most 256 printable ASCII bytes")
+	case !headerSafe(c.Customer) || len(c.Customer) > 64:
+		return Errorf(http.StatusBadRequest, "bad_customer", "a customer id must be at most 64 printable ASCII bytes")
+	case !headerSafe(c.Path) || strings.ContainsAny(c.Path, " ?#"):
+		return Errorf(http.StatusBadRequest, "bad_path", "a path must be printable ASCII without spaces")
+	}
+	return nil
+}
+
+// headerSafe reports whether s is printable ASCII (no controls, no
+// spaces), as a header value or path segment must be here.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // Do sends call and decodes a 2xx JSON answer into out (when non-nil). A 4xx
 // answer is returned as *Error; anything else as *CallError.
 func (c *Client) Do(ctx context.Context, call Call, out any) error {
+	if err := call.check(); err != nil {
+		return err
+	}
 	start := time.Now()
 	if spent(ctx) {
 		// The caller's deadline (its own, or the one its caller propagated)

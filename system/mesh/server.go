@@ -2,12 +2,14 @@ package mesh
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +26,12 @@ const (
 	// it closes its listener.
 	PreStopDelay     = 400 * time.Millisecond
 	DefaultRateLimit = 4000 // requests per second per process
+	// MaxDeadline is the longest X-Deadline-Ms a server takes from its
+	// caller (the audit and the answers list are the long ones); an entry
+	// point clamps its callers' further (ClampDeadlines).
+	MaxDeadline = 2 * time.Minute
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes = 64 << 10
 )
 
 // ReadyCheck reports whether a process can take traffic.
@@ -48,7 +56,9 @@ type Server struct {
 	draining     atomic.Bool
 	inFlight     atomic.Int64
 	started      atomic.Bool
-	holding      atomic.Bool // routes answer 503 "starting" until Open
+	holding      atomic.Bool  // routes answer 503 "starting" until Open
+	maxDeadline  atomic.Int64 // the longest deadline taken from a caller, in ns
+	adminToken   string       // bearer token of /admin and /metrics ("": /metrics open)
 }
 
 // ServerOption configures a Server.
@@ -77,7 +87,31 @@ func (s *Server) AdminHandler() http.Handler {
 	if s.adminMux == nil {
 		return nil
 	}
-	return s.adminMux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.allowed(w, r) {
+			s.adminMux.ServeHTTP(w, r)
+		}
+	})
+}
+
+// WithAdminToken makes /admin and /metrics answer only requests that
+// carry "Authorization: Bearer token": the platform issues a token per run
+// and gives it to the harness, so that nothing else that reaches a process
+// (through an ingress, say) can inject faults or read its metrics.
+func WithAdminToken(token string) ServerOption { return func(s *Server) { s.adminToken = token } }
+
+// allowed reports whether r may use an admin route (/admin, /metrics), and
+// answers 401 when it may not.
+func (s *Server) allowed(w http.ResponseWriter, r *http.Request) bool {
+	if s.adminToken == "" {
+		return true
+	}
+	got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.adminToken)) == 1 {
+		return true
+	}
+	WriteJSON(w, http.StatusUnauthorized, &Error{Code: "unauthenticated", Detail: "this route needs the run's admin token"})
+	return false
 }
 
 // WithRateLimit sets the process-wide request rate limit (0 disables it).
@@ -122,6 +156,7 @@ func NewServer(name string, m *Metrics, opts ...ServerOption) *Server {
 	s := &Server{name: name, mux: http.NewServeMux(), metrics: m, log: slog.New(slog.DiscardHandler), drainTimeout: DefaultDrainTimeout,
 		limiter: rate.NewLimiter(rate.Inf, 0)}
 	WithRateLimit(DefaultRateLimit)(s)
+	s.maxDeadline.Store(int64(MaxDeadline))
 	for _, o := range opts {
 		o(s)
 	}
@@ -142,6 +177,12 @@ func NewServer(name string, m *Metrics, opts ...ServerOption) *Server {
 // Handle registers h for pattern (a net/http ServeMux pattern such as
 // "POST /v1/payments").
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ClampDeadlines makes the server take at most d from a caller's
+// X-Deadline-Ms (MaxDeadline by default). An entry point of the bank clamps
+// to what it promises its outside callers, so that no outside caller can
+// make it hold work (and every call it makes inward) for longer.
+func (s *Server) ClampDeadlines(d time.Duration) { s.maxDeadline.Store(int64(d)) }
 
 // Hold makes every route but the internal ones (/healthz, /readyz, /metrics,
 // /admin) answer 503 "starting" until Open. A process that serves its health
@@ -181,15 +222,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pattern = "unmatched"
 	}
 	id := r.Header.Get(HeaderRequestID)
-	if id == "" {
+	if !validRequestID.MatchString(id) {
 		id = NewID()
 	}
 	w.Header().Set(HeaderRequestID, id)
-	ctx := WithRequestID(r.Context(), id)
-	timeout := DefaultRequestTimeout
+	ctx := withLogger(WithRequestID(r.Context(), id), s.log)
+	most := time.Duration(s.maxDeadline.Load())
+	timeout := min(DefaultRequestTimeout, most)
 	if v := r.Header.Get(HeaderDeadline); v != "" {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 && ms < 600_000 {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 && ms <= most.Milliseconds() {
 			timeout = time.Duration(ms) * time.Millisecond
+		} else if err == nil && ms > 0 {
+			timeout = most
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -214,6 +258,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
+	if (pattern == "GET /metrics" || isAdmin(r.URL.Path)) && !s.allowed(w, r) {
+		return
+	}
 	if !internalRoute(pattern, r.URL.Path) {
 		if s.holding.Load() {
 			WriteJSON(w, http.StatusServiceUnavailable, &Error{Code: "starting", Detail: s.name + " is still starting"})
@@ -228,8 +275,38 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
 			return
 		}
 	}
+	if pattern == "unmatched" {
+		notFound(s.mux, w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
+
+// notFound answers a request no route matches as the mux would (404, or
+// 405 with its Allow header), with a JSON body like every other error.
+func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	c := &statusCapture{header: http.Header{}, status: http.StatusNotFound}
+	mux.ServeHTTP(c, r)
+	if allow := c.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	code := "not_found"
+	if c.status == http.StatusMethodNotAllowed {
+		code = "method_not_allowed"
+	}
+	WriteJSON(w, c.status, &Error{Code: code, Detail: http.StatusText(c.status)})
+}
+
+// statusCapture keeps the status and headers a handler writes and drops
+// its body.
+type statusCapture struct {
+	header http.Header
+	status int
+}
+
+func (c *statusCapture) Header() http.Header         { return c.header }
+func (c *statusCapture) Write(b []byte) (int, error) { return len(b), nil }
+func (c *statusCapture) WriteHeader(code int)        { c.status = code }
 
 // internalRoute reports whether a request is for the process itself
 // (health, readiness, metrics, admin) rather than for the service.
@@ -251,7 +328,11 @@ func (s *Server) Run(ctx context.Context, addr string) error {
 
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 90 * time.Second}
+	// The write timeout leaves room for the longest answers (the audit, the
+	// answers list: MaxDeadline); every other route ends at its deadline.
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: MaxDeadline + 30*time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: MaxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
 	s.started.Store(true)
 	go func() { errc <- srv.Serve(ln) }()

@@ -53,6 +53,11 @@ func (s *service) put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || len(raw) == 0 || len(raw) > MaxPicture {
 		return mesh.Errorf(400, "bad_picture", "data must be base64 of 1 to %d bytes", MaxPicture)
 	}
+	// The bytes must be what the type says: a picture served as image/png
+	// that is really an SVG with a script would run in the app's pages.
+	if got := http.DetectContentType(raw); got != pic.ContentType {
+		return mesh.Errorf(400, "bad_picture", "data is %s, not %s", got, pic.ContentType)
+	}
 	pic.Updated = time.Now().UTC()
 	if err := store.PutJSON(r.Context(), s.kv, c, pic); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -57,6 +58,9 @@ func (s *service) post(w http.ResponseWriter, r *http.Request) error {
 	if strings.TrimSpace(m.Text) == "" || len(m.Text) > MaxText {
 		return mesh.Errorf(400, "bad_text", "text must be 1-%d bytes", MaxText)
 	}
+	if !PlainText(m.Text) {
+		return mesh.Errorf(400, "bad_text", "text must be UTF-8 without control characters (newlines and tabs allowed)")
+	}
 	m.Customer, m.Time = c, time.Now().UTC()
 	b, _ := json.Marshal(m)
 	opts := []jetstream.PublishOpt{}
@@ -89,4 +93,19 @@ func (s *service) last(w http.ResponseWriter, r *http.Request) error {
 	m.Seq = raw.Sequence
 	mesh.WriteJSON(w, 200, m)
 	return nil
+}
+
+// PlainText reports whether s is valid UTF-8 with no control characters
+// but newline and tab: an agent's terminal or browser must not be steered
+// by what a customer typed (escape sequences, NUL).
+func PlainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
 }
