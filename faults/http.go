@@ -96,7 +96,7 @@ func (h *HTTPFault) admin(ctx context.Context, env *Env, instance, method, path 
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return adminClient.Do(req)
+	return adminClient.Do(platform.Authorize(req, ep))
 }
 
 // Inject implements Fault.

@@ -83,6 +83,9 @@ func (s *suite) scrape(ctx context.Context, inst platform.Instance, name string,
 		return 0, err
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if ep, err := platform.As[platform.Endpoints](s.plat, "reading metrics"); err == nil {
+		platform.Authorize(req, ep)
+	}
 	resp, err := adminHTTP.Do(req)
 	if err != nil {
 		return 0, err

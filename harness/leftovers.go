@@ -51,7 +51,7 @@ func (s *suite) leftovers() check.Result {
 			continue // not reachable right now; it restarts with no faults
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/admin/faults", nil)
-		resp, err := adminHTTP.Do(req)
+		resp, err := adminHTTP.Do(platform.Authorize(req, ep))
 		if err != nil {
 			continue // not running right now; it restarts with no faults
 		}

@@ -2,8 +2,11 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"syscall"
 	"time"
 
@@ -187,6 +190,25 @@ type Endpoints interface {
 	// same place on local; on Kubernetes a port only the pod's loopback
 	// listens on, behind no Service.
 	AdminEndpoint(ctx context.Context, instance string) (string, error)
+	// AdminToken is the bearer token the bank's /admin and /metrics
+	// require: the platform issues one per run (see Authorize).
+	AdminToken() string
+}
+
+// Authorize makes req carry ep's admin token, for a bank's /admin or
+// /metrics.
+func Authorize(req *http.Request, ep Endpoints) *http.Request {
+	if t := ep.AdminToken(); t != "" {
+		req.Header.Set("Authorization", "Bearer "+t)
+	}
+	return req
+}
+
+// NewAdminToken returns a random token for a run's admin routes.
+func NewAdminToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Seeder is the ability to seed the bank with customers, accounts and

@@ -48,6 +48,12 @@ type Options struct {
 	StorageClass string
 	// StoreSize is each store node's volume size (default 1Gi).
 	StoreSize string
+	// AdminToken, when set, is rendered as the Secret bank-admin that
+	// every bank container reads BANK_ADMIN_TOKEN from: the bearer token
+	// of its /admin and /metrics. Empty leaves the Secret out; create it
+	// before applying (kubectl -n bank create secret generic bank-admin
+	// --from-literal=token=$(head -c 24 /dev/urandom | xxd -p)).
+	AdminToken string
 }
 
 // DefaultImage is the bank's image: FROM scratch, /bank only.
@@ -211,7 +217,7 @@ func Write(w io.Writer, o Options) error {
 		svcs = append(svcs, svcView{Service: s, Args: "[" + strings.Join(quoted, ", ") + "]",
 			Links: strings.Join(links, ";"), Entry: EntryNodePorts[s.Name], CPU: CPURequest(s.Tier)})
 	}
-	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "Image": o.Image, "Run": o.Run, "Port": Port,
+	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "Image": o.Image, "Run": o.Run, "Port": Port,
 		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
 		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
 		"StoreClient": StoreClient, "StoreCluster": StoreCluster, "StoreMonitor": StoreMonitor,
@@ -234,6 +240,16 @@ kind: Namespace
 metadata:
   name: {{.NS}}
   labels: {app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline{{if .Run}}, faultline.dev/run: "{{.Run}}"{{end}}}
+{{- if .AdminToken}}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: bank-admin
+  namespace: {{.NS}}
+  labels: {app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline{{if .Run}}, faultline.dev/run: "{{.Run}}"{{end}}}
+stringData: {token: "{{.AdminToken}}"}
+{{- end}}
 ---
 apiVersion: v1
 kind: Service
@@ -380,6 +396,7 @@ spec:
         env:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
         - {name: GOMAXPROCS, value: "{{$.GoMaxProcs}}"}
+        - {name: BANK_ADMIN_TOKEN, valueFrom: {secretKeyRef: {name: bank-admin, key: token}}}
         ports: [{name: http, containerPort: {{$.Port}}}]
         startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 120}
         livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 5, failureThreshold: 3}

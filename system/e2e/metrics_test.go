@@ -8,15 +8,20 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/groundwork/platform"
 )
 
-// metricSum reads an instance's /metrics and sums the samples of the
-// metric name whose labels contain every one of labels (each written as
-// the exposition format does, for example `code="409"`).
-func metricSum(t *testing.T, addr, name string, labels ...string) float64 {
+// metricSum reads an instance's /metrics (with the run's admin token) and
+// sums the samples of the metric name whose labels contain every one of
+// labels (each written as the exposition format does, for example
+// `code="409"`).
+func metricSum(t *testing.T, p platform.Endpoints, addr, name string, labels ...string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(platform.Authorize(req, p))
 	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)

@@ -28,7 +28,7 @@ func TestOneReplicaWritesToAnAccountInTurn(t *testing.T) {
 	conflicts := func() float64 {
 		var n float64
 		for _, in := range p.Instances("transactions") {
-			n += metricSum(t, in.Addr, mesh.MetricServerRequests, `code="409"`, `route="POST /v1/ledger/append"`)
+			n += metricSum(t, p, in.Addr, mesh.MetricServerRequests, `code="409"`, `route="POST /v1/ledger/append"`)
 		}
 		return n
 	}
@@ -44,7 +44,8 @@ func TestOneReplicaWritesToAnAccountInTurn(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			key := fmt.Sprintf("e2e-turns-%d", i)
-			req := balance.ReserveRequest{Key: key, Account: account, Amount: -1, Kind: transactions.KindCard, Counterparty: "merchant:e2e", Ref: key}
+			req := balance.ReserveRequest{Key: key, Account: account, Amount: -1, Kind: transactions.KindCard, Counterparty: "merchant:e2e", Ref: key,
+				Merchant: &transactions.Merchant{ID: "e2e", Name: "e2e"}}
 			var err error
 			statuses[i], err = c.do(context.Background(), http.MethodPost, url, "", key, req, &outcomes[i])
 			assert.NoError(t, err, key)

@@ -36,8 +36,11 @@ type Config struct {
 	// only, not on Listen (on Kubernetes, 127.0.0.1 in the pod: reachable
 	// by a port-forward, never through a Service).
 	AdminListen string
-	RateLimit   int
-	Log         *slog.Logger
+	// AdminToken is the bearer token /admin and /metrics require (the
+	// platform's, per run); Admin needs one.
+	AdminToken string
+	RateLimit  int
+	Log        *slog.Logger
 }
 
 // Setup wires a service into p: it creates the service's buckets, registers
@@ -65,8 +68,11 @@ func New(cfg Config) (*Process, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Admin && len(cfg.AdminToken) < 16 {
+		return nil, fmt.Errorf("%s: the admin fault hook needs a token of at least 16 bytes (BANK_ADMIN_TOKEN)", cfg.Service)
+	}
 	m := mesh.NewMetrics(cfg.Service)
-	opts := []mesh.ServerOption{mesh.WithLogger(cfg.Log)}
+	opts := []mesh.ServerOption{mesh.WithLogger(cfg.Log), mesh.WithAdminToken(cfg.AdminToken)}
 	if cfg.RateLimit != 0 {
 		opts = append(opts, mesh.WithRateLimit(cfg.RateLimit))
 	}

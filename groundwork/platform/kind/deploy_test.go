@@ -194,7 +194,8 @@ func TestKindPlatform(t *testing.T) {
 		if e, _ := mem.Effect(); e.OOMKills > 0 {
 			break
 		}
-		if resp, err := http.Get(ep + "/metrics"); err == nil {
+		req, _ := http.NewRequest(http.MethodGet, ep+"/metrics", nil)
+		if resp, err := http.DefaultClient.Do(platform.Authorize(req, p.(platform.Endpoints))); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}

@@ -82,6 +82,7 @@ type Options struct {
 // Platform is the kube platform. Create it with New.
 type Platform struct {
 	o       Options
+	token   string // the run's admin token (AdminToken)
 	context string
 	cfg     *rest.Config
 	cs      kubernetes.Interface
@@ -149,7 +150,8 @@ func New(o Options) (*Platform, error) {
 	}
 	p := &Platform{o: o, context: ctxName, cfg: cfg, cs: cs, dyn: dyn,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
-		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{}}
+		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{},
+		token: platform.NewAdminToken()}
 	p.fw = newForwards(cfg, cs, o.Namespace)
 	return p, nil
 }
@@ -195,7 +197,8 @@ func (p *Platform) Start(ctx context.Context) error {
 		return err
 	}
 	var b bytes.Buffer
-	if err := deploy.Write(&b, deploy.Options{Namespace: p.o.Namespace, Image: p.o.Image, Run: p.o.Run, StorageClass: p.o.StorageClass}); err != nil {
+	if err := deploy.Write(&b, deploy.Options{Namespace: p.o.Namespace, Image: p.o.Image, Run: p.o.Run, StorageClass: p.o.StorageClass,
+		AdminToken: p.token}); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -419,6 +422,10 @@ func (p *Platform) Endpoint(ctx context.Context, instance string) (string, error
 func (p *Platform) AdminEndpoint(ctx context.Context, instance string) (string, error) {
 	return p.forwardTo(ctx, instance, deploy.AdminPort)
 }
+
+// AdminToken implements platform.Endpoints: the token in the bank-admin
+// Secret this platform applied.
+func (p *Platform) AdminToken() string { return p.token }
 
 func (p *Platform) forwardTo(ctx context.Context, instance string, port int) (string, error) {
 	pod := p.Pod(instance)

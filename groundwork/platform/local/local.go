@@ -59,6 +59,9 @@ type Platform struct {
 	// netWhy says why not, and the routes then go through links.
 	net    *storeNet
 	netWhy string
+	// token is the run's admin token, given to every bank process
+	// (BANK_ADMIN_TOKEN) and to the harness (AdminToken).
+	token string
 
 	mu      sync.Mutex
 	procs   map[string]*proc
@@ -121,7 +124,7 @@ func New(opts Options) (*Platform, error) {
 		opts.Progress = func(string, ...any) {}
 	}
 	return &Platform{opts: opts, journal: opts.Journal, events: make(chan platform.Event, 4096),
-		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}}, nil
+		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}, token: platform.NewAdminToken()}, nil
 }
 
 // Name implements platform.Platform.
@@ -547,6 +550,9 @@ func (p *Platform) Endpoint(_ context.Context, instance string) (string, error) 
 func (p *Platform) AdminEndpoint(ctx context.Context, instance string) (string, error) {
 	return p.Endpoint(ctx, instance)
 }
+
+// AdminToken implements platform.Endpoints.
+func (p *Platform) AdminToken() string { return p.token }
 
 // Versions implements platform.Versions: the bank binary, named by the
 // hash of its sources.

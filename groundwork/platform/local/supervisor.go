@@ -117,7 +117,7 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 	fmt.Fprintf(logf, "--- %s start: %s %v\n", time.Now().Format(time.RFC3339Nano), p.bin, pr.args)
 	cmd := exec.Command(p.bin, pr.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3")
+	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3", "BANK_ADMIN_TOKEN="+p.token)
 	// Own process group (so signals to the harness's group do not reach it)
 	// and killed by the kernel if the harness dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

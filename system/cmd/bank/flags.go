@@ -74,6 +74,9 @@ func runService(ctx context.Context, name string, setup process.Setup, args []st
 	storeURLs := fs.String("store", env("BANK_STORE", ""), "comma-separated store node URLs")
 	admin := fs.Bool("admin", env("BANK_ADMIN", "") == "1", "enable the admin fault hook (/admin/faults)")
 	adminListen := fs.String("admin-listen", env("BANK_ADMIN_LISTEN", ""), "with --admin: serve the hook on this host:port only, not on --listen")
+	// The token comes from the environment only: a flag would show it to
+	// anyone who can list processes.
+	adminToken := os.Getenv("BANK_ADMIN_TOKEN")
 	rl := fs.Int("rate-limit", mesh.DefaultRateLimit, "process-wide requests per second (0: no limit)")
 	level := fs.String("log-level", env("BANK_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Var(peers, "peer", "dependency endpoints: dep=host:port,host:port or dep=dns:host:port (repeatable)")
@@ -93,7 +96,7 @@ func runService(ctx context.Context, name string, setup process.Setup, args []st
 	}
 	log := logger(*level).With("instance", *instance)
 	p, err := process.New(process.Config{Service: name, Instance: *instance, Listen: *listen, Store: *storeURLs,
-		Peers: peers, Admin: *admin, AdminListen: *adminListen, RateLimit: *rl, Log: log})
+		Peers: peers, Admin: *admin, AdminListen: *adminListen, AdminToken: adminToken, RateLimit: *rl, Log: log})
 	if err != nil {
 		return err
 	}

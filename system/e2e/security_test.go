@@ -1,0 +1,211 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/system/balance"
+	"github.com/faultline/faultline/system/cardprocessing"
+	"github.com/faultline/faultline/system/payments"
+	"github.com/faultline/faultline/system/transactions"
+)
+
+// The internal money routes check what they are sent as the entry points
+// do: a negative authorisation sent straight to card-processing used to be
+// approved as a £5,000 credit. Each request that could create money is
+// refused with a 4xx, and the ledger is unchanged.
+func TestInternalMoneyRoutesRefuseWhatWouldCreateMoney(t *testing.T) {
+	p, d := bank(t)
+	c := newClient(t)
+	ctx := context.Background()
+	cust := d.Customers[30]
+	cp := "http://" + p.Instances("card-processing")[0].Addr
+	bal := "http://" + p.Instances("balance")[0].Addr
+	ledger := "http://" + p.Instances("transactions")[0].Addr
+	before := audit(t, p)
+
+	var last transactions.Entry
+	status, err := c.do(ctx, "GET", ledger+"/v1/ledger/accounts/"+cust.Account+"/last", "", "", nil, &last)
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+
+	merchant := d.Merchants[0]
+	cases := []struct {
+		name   string
+		url    string
+		key    string
+		body   any
+		status int
+	}{
+		{"card-processing: a negative authorisation", cp + "/v1/authorise", "auth:sec-neg",
+			cardprocessing.AuthRequest{MessageID: "sec-neg", CardID: cust.Card, Amount: -500000, Currency: "GBP", Merchant: merchant}, 400},
+		{"card-processing: another currency", cp + "/v1/authorise", "auth:sec-usd",
+			cardprocessing.AuthRequest{MessageID: "sec-usd", CardID: cust.Card, Amount: 100, Currency: "USD", Merchant: merchant}, 400},
+		{"balance: card spend as a credit", bal + "/v1/reserve", "auth:sec-credit",
+			balance.ReserveRequest{Key: "auth:sec-credit", Account: cust.Account, Amount: 500000, Kind: transactions.KindCard,
+				Counterparty: "merchant:" + merchant.ID, Ref: "sec-credit", Merchant: &merchant}, 400},
+		{"balance: an opening", bal + "/v1/reserve", "open:sec",
+			balance.ReserveRequest{Key: "open:sec", Account: cust.Account, Amount: 500000, Kind: transactions.KindOpening, Ref: "open:sec"}, 400},
+		{"balance: a negative transfer-in", bal + "/v1/reserve", "pay:sec:in",
+			balance.ReserveRequest{Key: "pay:sec:in", Account: cust.Account, Amount: -100, Kind: transactions.KindTransferIn,
+				Counterparty: d.Customers[31].Account, Ref: "sec/in"}, 400},
+		{"ledger: an opening appended", ledger + "/v1/ledger/append", "open:sec2",
+			transactions.AppendRequest{ExpectedSeq: last.Seq, Entry: transactions.Entry{Key: "open:sec2", Account: cust.Account, Customer: cust.ID,
+				Amount: 500000, BalanceAfter: last.BalanceAfter + 500000, Limit: last.Limit, Kind: transactions.KindOpening, Ref: "open:sec2"}}, 400},
+		{"ledger: a balance that does not add up", ledger + "/v1/ledger/append", "rev:sec",
+			transactions.AppendRequest{ExpectedSeq: last.Seq, Entry: transactions.Entry{Key: "rev:sec", Account: cust.Account, Customer: cust.ID,
+				Amount: 1, BalanceAfter: last.BalanceAfter + 500000, Limit: last.Limit, Kind: transactions.KindCardReverse, Ref: "sec-rev"}}, 422},
+		{"ledger: a raised overdraft limit", ledger + "/v1/ledger/append", "rev:sec2",
+			transactions.AppendRequest{ExpectedSeq: last.Seq, Entry: transactions.Entry{Key: "rev:sec2", Account: cust.Account, Customer: cust.ID,
+				Amount: 1, BalanceAfter: last.BalanceAfter + 1, Limit: last.Limit + 500000, Kind: transactions.KindCardReverse, Ref: "sec-rev2"}}, 422},
+	}
+	for _, tc := range cases {
+		var out map[string]any
+		status, err := c.do(ctx, "POST", tc.url, "", tc.key, tc.body, &out)
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.status, status, "%s: %v", tc.name, out)
+	}
+
+	after := audit(t, p)
+	assert.True(t, after.OK, "audit problems: %v", after.Problems)
+	assert.Equal(t, before.Balances[cust.Account], after.Balances[cust.Account], "the account is unchanged")
+	assert.Equal(t, before.Opening, after.Opening, "no money opened")
+	assert.Equal(t, before.External, after.External, "no card spend or credit")
+}
+
+// An idempotency key is bound to the request that first used it: the same
+// key with another card, amount or counterparty is refused, not answered
+// with the first request's outcome (which used to approve it and move
+// nothing, or move the first amount only).
+func TestReusedKeysAreRefused(t *testing.T) {
+	p, d := bank(t)
+	c := newClient(t)
+	ctx := context.Background()
+	cardAPI := "http://" + p.Ingress("card-api")[0]
+	edge := "http://" + p.Ingress("edge")[0]
+	first, second := d.Customers[32], d.Customers[33]
+	before := audit(t, p)
+
+	req := cardprocessing.AuthRequest{MessageID: "sec-reuse", CardID: first.Card, Amount: 250, Currency: "GBP", Merchant: d.Merchants[1]}
+	resp, status := authorise(t, c, cardAPI, req)
+	require.Equal(t, 200, status)
+	require.True(t, resp.Approved, "%+v", resp)
+	assert.Empty(t, resp.Digest, "the network is not sent the digest")
+
+	other := req
+	other.CardID = second.Card
+	resp, status = authorise(t, c, cardAPI, other)
+	require.Equal(t, 200, status)
+	assert.False(t, resp.Approved)
+	assert.Equal(t, cardprocessing.CodeDuplicate, resp.Code, "a message id reused for another card: %+v", resp)
+
+	more := req
+	more.Amount = 25000
+	resp, _ = authorise(t, c, cardAPI, more)
+	assert.Equal(t, cardprocessing.CodeDuplicate, resp.Code, "a message id reused for another amount: %+v", resp)
+
+	resp, _ = authorise(t, c, cardAPI, req)
+	assert.True(t, resp.Approved, "the same request again is a retry, with the first answer: %+v", resp)
+
+	// Straight to card-processing (the answers record skipped): balance
+	// binds the key, and card-processing answers 94.
+	var cpResp cardprocessing.AuthResponse
+	status, err := c.do(ctx, "POST", "http://"+p.Instances("card-processing")[0].Addr+"/v1/authorise", "", "auth:sec-reuse", other, &cpResp)
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+	assert.Equal(t, cardprocessing.CodeDuplicate, cpResp.Code, "%+v", cpResp)
+
+	pay := func(amount int64) (int, payments.Response) {
+		var out payments.Response
+		status, err := c.do(ctx, "POST", edge+"/v1/payments", first.Token, "sec-reuse-key",
+			payments.Request{From: first.Account, To: second.Account, Amount: amount, Currency: "GBP"}, &out)
+		require.NoError(t, err)
+		return status, out
+	}
+	status, out := pay(1)
+	require.Equal(t, 200, status)
+	require.Equal(t, balance.Approved, out.Status)
+	status, _ = pay(500)
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "a payment key reused for another amount")
+	status, again := pay(1)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, out, again, "the same payment again is a retry")
+
+	after := audit(t, p)
+	assert.True(t, after.OK, "audit problems: %v", after.Problems)
+	assert.Equal(t, before.Balances[first.Account]-250-1, after.Balances[first.Account], "one authorisation and one penny left the first account")
+	assert.Equal(t, before.Balances[second.Account]+1, after.Balances[second.Account], "the second card was not charged; one penny arrived")
+}
+
+// The fault hook and the metrics answer only the run's admin token: not
+// through the card network's ingress or the app's edge, where they used to
+// answer 200 to anyone.
+func TestAdminRoutesNeedTheRunsToken(t *testing.T) {
+	p, _ := bank(t)
+	for _, entry := range []string{p.Ingress("card-api")[0], p.Ingress("edge")[0]} {
+		for _, path := range []string{"/admin/faults", "/metrics"} {
+			status, code := raw(t, "GET", "http://"+entry+path, "", "", "")
+			assert.Equal(t, http.StatusUnauthorized, status, "%s%s", entry, path)
+			assert.Equal(t, "unauthenticated", code)
+			status, _ = raw(t, "GET", "http://"+entry+path, "not-the-token-at-all", "", "")
+			assert.Equal(t, http.StatusUnauthorized, status, "%s%s with a wrong token", entry, path)
+		}
+	}
+	in := p.Instances("card-api")[0]
+	status, _ := raw(t, "GET", "http://"+in.Addr+"/admin/faults", p.AdminToken(), "", "")
+	assert.Equal(t, http.StatusOK, status, "the harness, with the run's token")
+}
+
+// What a customer sends is checked before it is copied anywhere: a value
+// with a newline used to reach a header and fail the call (503, and a
+// healthy endpoint's breaker counted it); text with control characters,
+// a picture that is not what it says, a key that matches a field only
+// without regard to case, are refused; error bodies are JSON everywhere.
+func TestCustomerInputIsCheckedBeforeItIsUsed(t *testing.T) {
+	p, d := bank(t)
+	edge := "http://" + p.Ingress("edge")[0]
+	cardAPI := "http://" + p.Ingress("card-api")[0]
+	cust := d.Customers[34]
+	svg := base64.StdEncoding.EncodeToString([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
+	cases := []struct {
+		name   string
+		method string
+		url    string
+		body   string
+		status int
+	}{
+		{"card status with a newline", "PUT", edge + "/v1/cards/" + cust.Card + "/status", `{"status":"frozen\n"}`, 400},
+		{"reaction with CRLF", "PUT", edge + "/v1/reactions", `{"transaction":"x\r\n","emoji":"👍"}`, 400},
+		{"support text with NUL and an escape", "POST", edge + "/v1/support/messages", `{"text":"hi\u0000\u001b[2J"}`, 400},
+		{"an SVG sent as a PNG", "PUT", edge + "/v1/profile/picture", `{"content_type":"image/png","data":"` + svg + `"}`, 400},
+		{"AMOUNT for amount", "POST", cardAPI + "/v1/authorisations",
+			`{"message_id":"sec-case","card_id":"` + cust.Card + `","AMOUNT":1,"currency":"GBP","merchant":{"id":"m001"}}`, 400},
+		{"no such route", "GET", edge + "/v1/nowhere", "", 404},
+		{"wrong method", "DELETE", edge + "/v1/balance", "", 405},
+	}
+	for _, tc := range cases {
+		status, code := raw(t, tc.method, tc.url, cust.Token, "", tc.body)
+		assert.Equal(t, tc.status, status, "%s (%s)", tc.name, code)
+	}
+	// The edge still serves the card: nothing was counted against cards.
+	status, _ := raw(t, "PUT", edge+"/v1/cards/"+cust.Card+"/status", cust.Token, "", `{"status":"active"}`)
+	assert.Equal(t, 200, status)
+
+	// A 16 KiB request ID is not echoed or passed on.
+	req, _ := http.NewRequest("GET", edge+"/v1/balance", nil)
+	req.Header.Set("Authorization", "Bearer "+cust.Token)
+	long := strings.Repeat("r", 16<<10)
+	req.Header.Set("X-Request-Id", long)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.NotEqual(t, long, resp.Header.Get("X-Request-Id"))
+	assert.LessOrEqual(t, len(resp.Header.Get("X-Request-Id")), 64)
+}
