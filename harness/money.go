@@ -73,10 +73,10 @@ func (s *suite) money(ctx context.Context, scenario string) moneyState {
 	t0 := time.Now()
 	var st moneyState
 	ops := s.hist.Ops(scenario)
-	msgs := map[string]bool{}
+	msgs := map[string]history.Op{}
 	for _, o := range ops {
 		if o.Journey == "card-auth" && o.Key != "" {
-			msgs[o.Key] = true
+			msgs[o.Key] = o
 		}
 	}
 	in := &Inspect{s: s, scenario: scenario}
@@ -164,8 +164,9 @@ func (m moneyState) pending() int {
 const answersDeadline = 15 * time.Second
 
 // cardAnswers reads the answers card-api recorded (from the first instance
-// that lists them whole) and keeps those for messages in msgs.
-func (s *suite) cardAnswers(ctx context.Context, msgs map[string]bool) ([]check.CardAnswer, error) {
+// that lists them whole) and keeps those for messages in msgs, with the
+// amount and account the load asked for.
+func (s *suite) cardAnswers(ctx context.Context, msgs map[string]history.Op) ([]check.CardAnswer, error) {
 	var errs []error
 	for _, in := range s.plat.Instances("card-api") {
 		addr, err := s.endpoint(ctx, in)
@@ -180,8 +181,8 @@ func (s *suite) cardAnswers(ctx context.Context, msgs map[string]bool) ([]check.
 		}
 		var out []check.CardAnswer
 		for _, a := range all {
-			if msgs[a.MessageID] {
-				out = append(out, check.CardAnswer{MessageID: a.MessageID, Code: a.Code, Approved: a.Approved})
+			if op, ok := msgs[a.MessageID]; ok {
+				out = append(out, check.CardAnswer{MessageID: a.MessageID, Code: a.Code, Approved: a.Approved, Amount: op.Amount, Account: op.Account})
 			}
 		}
 		return out, nil

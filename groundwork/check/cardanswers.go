@@ -13,6 +13,10 @@ type CardAnswer struct {
 	MessageID string `json:"message_id"`
 	Code      string `json:"code"`
 	Approved  bool   `json:"approved"`
+	// What the message asked for, from the history (zero when unknown):
+	// an approval must have debited this amount from this account.
+	Amount  int64  `json:"amount,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 // CardAnswers checks every answer card-api gave the card network against
@@ -49,8 +53,13 @@ func CardAnswers(answers []CardAnswer, audit transactions.Audit, readErr error, 
 			why = fmt.Sprintf("answered code %s with approved=%v", a.Code, a.Approved)
 		case a.Code == balance.CodeApproved:
 			approved++
-			if ref.Debits != 1 || ref.Net >= 0 || ref.Net != ref.Debit {
+			switch {
+			case ref.Debits != 1 || ref.Net >= 0 || ref.Net != ref.Debit:
 				why = fmt.Sprintf("approved, but the ledger has %d debits (first %d), net %d", ref.Debits, ref.Debit, ref.Net)
+			case a.Amount != 0 && ref.Debit != -a.Amount:
+				why = fmt.Sprintf("approved for %d, but the ledger debited %d", a.Amount, -ref.Debit)
+			case a.Account != "" && ref.Account != "" && ref.Account != a.Account:
+				why = fmt.Sprintf("approved on account %s, but the ledger debited %s", a.Account, ref.Account)
 			}
 		default:
 			if a.Code == balance.CodeIssuerUnavailable {

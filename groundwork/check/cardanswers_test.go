@@ -92,3 +92,26 @@ func TestCardAnswersWaitOnAVoidOnlyWhileTheBankCatchesUp(t *testing.T) {
 	assert.Equal(t, check.Invalid, check.CardAnswers(unavailable, audit, nil, false).Verdict)
 	assert.Equal(t, check.Invalid, check.CardAnswers(declined, audit, nil, true).Verdict)
 }
+
+// A message id the bank answered for a request it did not carry out (an id
+// reused for another card or amount, answered with the first request's
+// approval) is an approval that charged someone else, or another amount.
+func TestCardAnswersApprovedForWhatTheLedgerDidNotDebit(t *testing.T) {
+	ledger := transactions.Audit{OK: true, Refs: map[string]transactions.RefSummary{
+		"m1": {Debits: 1, Debit: -100, Net: -100, Account: "a1"},
+	}}
+	ok := check.CardAnswer{MessageID: "m1", Code: "00", Approved: true, Amount: 100, Account: "a1"}
+	assert.Equal(t, check.Valid, check.CardAnswers([]check.CardAnswer{ok}, ledger, nil, false).Verdict)
+
+	amount := ok
+	amount.Amount = 500
+	r := check.CardAnswers([]check.CardAnswer{amount}, ledger, nil, false)
+	assert.Equal(t, check.Invalid, r.Verdict)
+	assert.Contains(t, r.Examples[0], "approved for 500, but the ledger debited 100")
+
+	other := ok
+	other.Account = "a2"
+	r = check.CardAnswers([]check.CardAnswer{other}, ledger, nil, false)
+	assert.Equal(t, check.Invalid, r.Verdict)
+	assert.Contains(t, r.Examples[0], "the ledger debited a1")
+}

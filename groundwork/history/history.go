@@ -43,6 +43,9 @@ type Op struct {
 	Key      string        `json:"k,omitempty"` // the idempotency key (card message id, payment ref)
 	Result   string        `json:"r,omitempty"` // business result: response code or status
 	Amount   int64         `json:"a,omitempty"`
+	// Account is the account the request spends from (a card's, a
+	// payment's payer), when it moves money.
+	Account string `json:"acct,omitempty"`
 	// Attempts is how many times the client sent this request before the
 	// answer it kept (1 when it did not retry; 0 in older histories).
 	Attempts int `json:"n,omitempty"`

@@ -147,7 +147,7 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 			Lag: max(0, lag), Outcome: o, Status: int(res.Code), Error: res.Error, Result: result}
 		if v, ok := inflight.LoadAndDelete(rt.requestID(res.Seq)); ok {
 			pd := v.(*pending)
-			op.Key, op.Amount, op.Attempts = pd.req.idemKey, pd.req.amount, pd.attempts
+			op.Key, op.Amount, op.Account, op.Attempts = pd.req.idemKey, pd.req.amount, pd.req.account, pd.attempts
 		}
 		h.AddOp(op)
 	}

@@ -154,7 +154,7 @@ func (t *clientTransport) supersede(p *pending, began time.Time, status int, err
 		o.Error = err.Error()
 	}
 	if p != nil {
-		o.Key, o.Amount = p.req.idemKey, p.req.amount
+		o.Key, o.Amount, o.Account = p.req.idemKey, p.req.amount, p.req.account
 	}
 	t.record(o)
 }

@@ -35,6 +35,7 @@ type request struct {
 	method, url, token, key string
 	body                    any
 	amount                  int64
+	account                 string        // the account it spends from, for the history
 	idemKey                 string        // the key the history records (message id, payment ref)
 	repick                  func() string // a fresh URL for a retry: the balancer picks again
 }
@@ -127,7 +128,7 @@ func (g *Gen) cardAuth() request {
 	m := g.data.Merchants[g.rnd.IntN(len(g.data.Merchants))]
 	id := g.id()
 	amount := int64(100 + g.rnd.IntN(4900))
-	r := request{method: http.MethodPost, url: g.cardAPIURL(), amount: amount, idemKey: id, key: id, repick: g.locked(g.cardAPIURL),
+	r := request{method: http.MethodPost, url: g.cardAPIURL(), amount: amount, account: c.Account, idemKey: id, key: id, repick: g.locked(g.cardAPIURL),
 		body: map[string]any{"message_id": id, "card_id": c.Card, "amount": amount, "currency": "GBP", "merchant": m}}
 	return r
 }
@@ -159,7 +160,7 @@ func (g *Gen) payment() request {
 	key := g.id()
 	amount := int64(100 + g.rnd.IntN(1900))
 	r := g.edge(from, http.MethodPost, "/v1/payments", map[string]any{"from": from.Account, "to": to.Account, "amount": amount, "currency": "GBP"})
-	r.key, r.amount, r.idemKey = key, amount, from.ID+"/"+key
+	r.key, r.amount, r.idemKey, r.account = key, amount, from.ID+"/"+key, from.Account
 	return r
 }
 

@@ -54,6 +54,9 @@ type Options struct {
 	// before applying (kubectl -n bank create secret generic bank-admin
 	// --from-literal=token=$(head -c 24 /dev/urandom | xxd -p)).
 	AdminToken string
+	// SeedKey (hex), with AdminToken, is the Secret's key "seed": the key
+	// the seed Job derives the customers' session tokens from.
+	SeedKey string
 }
 
 // DefaultImage is the bank's image: FROM scratch, /bank only.
@@ -217,7 +220,7 @@ func Write(w io.Writer, o Options) error {
 		svcs = append(svcs, svcView{Service: s, Args: "[" + strings.Join(quoted, ", ") + "]",
 			Links: strings.Join(links, ";"), Entry: EntryNodePorts[s.Name], CPU: CPURequest(s.Tier)})
 	}
-	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "Image": o.Image, "Run": o.Run, "Port": Port,
+	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "SeedKey": o.SeedKey, "Image": o.Image, "Run": o.Run, "Port": Port,
 		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
 		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
 		"StoreClient": StoreClient, "StoreCluster": StoreCluster, "StoreMonitor": StoreMonitor,
@@ -248,7 +251,7 @@ metadata:
   name: bank-admin
   namespace: {{.NS}}
   labels: {app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline{{if .Run}}, faultline.dev/run: "{{.Run}}"{{end}}}
-stringData: {token: "{{.AdminToken}}"}
+stringData: {token: "{{.AdminToken}}", seed: "{{.SeedKey}}"}
 {{- end}}
 ---
 apiVersion: v1

@@ -2,17 +2,22 @@ package e2e_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/system/balance"
 	"github.com/faultline/faultline/system/cardprocessing"
+	edgepkg "github.com/faultline/faultline/system/edge"
 	"github.com/faultline/faultline/system/payments"
+	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/transactions"
 )
 
@@ -208,4 +213,34 @@ func TestCustomerInputIsCheckedBeforeItIsUsed(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.NotEqual(t, long, resp.Header.Get("X-Request-Id"))
 	assert.LessOrEqual(t, len(resp.Header.Get("X-Request-Id")), 64)
+}
+
+// Customers' tokens are credentials, not data: the token the public
+// default seed used to derive no longer works, and a session past its
+// expiry is refused.
+func TestSessionsAreSecretAndExpire(t *testing.T) {
+	p, d := bank(t)
+	edge := "http://" + p.Ingress("edge")[0]
+	h := sha256.Sum256(fmt.Appendf(nil, "faultline-seed-%d-%d", d.Seed, 1))
+	status, code := raw(t, "GET", edge+"/v1/balance", fmt.Sprintf("tk_%x", h[:16]), "", "")
+	assert.Equal(t, http.StatusUnauthorized, status, "the token derived from the public seed")
+	assert.Equal(t, "unauthenticated", code)
+
+	status, _ = raw(t, "GET", edge+"/v1/balance", d.Customers[35].Token, "", "")
+	assert.Equal(t, 200, status, "the seeded token")
+
+	nc, js, err := store.Connect("nats://"+p.Instances("store")[0].Addr, "e2e-sessions")
+	require.NoError(t, err)
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, store.BucketSessions)
+	require.NoError(t, err)
+	c := d.Customers[35]
+	const token = "tk_e2e-expired-session"
+	require.NoError(t, store.PutJSON(ctx, kv, edgepkg.SessionKey(token), edgepkg.Session{Customer: c.ID, Accounts: []string{c.Account},
+		Cards: []string{c.Card}, Expires: time.Now().Add(-time.Minute)}))
+	status, code = raw(t, "GET", edge+"/v1/balance", token, "", "")
+	assert.Equal(t, http.StatusUnauthorized, status, "an expired session")
+	assert.Equal(t, "session_expired", code)
 }

@@ -22,12 +22,17 @@ import (
 	"github.com/faultline/faultline/system/store"
 )
 
-// Session is what a bearer token grants.
+// Session is what a bearer token grants, until it expires.
 type Session struct {
-	Customer string   `json:"customer"`
-	Accounts []string `json:"accounts"`
-	Cards    []string `json:"cards"`
+	Customer string    `json:"customer"`
+	Accounts []string  `json:"accounts"`
+	Cards    []string  `json:"cards"`
+	Expires  time.Time `json:"expires"`
 }
+
+// SessionLife is how long a seeded session lasts: longer than the longest
+// run (a nightly soak), short enough that a token found later is dead.
+const SessionLife = 24 * time.Hour
 
 // Per-customer rate limit.
 const (
@@ -87,6 +92,10 @@ func (s *service) authed(h func(w http.ResponseWriter, r *http.Request, sess Ses
 		sess, err := s.session(r.Context(), token)
 		if err != nil {
 			return err
+		}
+		// A session without an end is refused like an expired one.
+		if !time.Now().Before(sess.Expires) {
+			return mesh.Errorf(http.StatusUnauthorized, "session_expired", "the session has expired; sign in again")
 		}
 		if !s.limiter(sess.Customer).Allow() {
 			return mesh.Errorf(http.StatusTooManyRequests, "rate_limited", "too many requests for this customer")

@@ -1,10 +1,15 @@
 // Package seed creates the bank's customers deterministically: for a given
-// count and seed, the same customers, tokens, accounts, cards and opening
-// balances every time. Loading is idempotent, so seeding twice is harmless.
+// count and seed, the same customers, accounts, cards and opening balances
+// every time, so that runs can be compared. Their session tokens are
+// credentials, not data: derived from a secret key the seeder is given
+// (per run), never from the public seed. Loading is idempotent, so seeding
+// twice is harmless.
 package seed
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -65,14 +70,29 @@ func Opening(i int) int64 {
 	return 1_000_000 + int64(i%10)*1_000_000
 }
 
-// Generate returns n customers and the merchants they buy from.
-func Generate(n int, seed int64) Data {
+// NewKey returns a random key for Generate's tokens.
+func NewKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
+// Generate returns n customers and the merchants they buy from. Each
+// customer's session token is an HMAC of their index under key: whoever
+// holds the key (the harness that seeds) can act as them; whoever knows
+// only the seed cannot. An empty key is replaced by a random one, so that
+// the tokens are only known to the caller.
+func Generate(n int, seed int64, key []byte) Data {
+	if len(key) == 0 {
+		key = NewKey()
+	}
 	d := Data{Seed: seed}
 	for i := 1; i <= n; i++ {
-		h := sha256.Sum256(fmt.Appendf(nil, "faultline-seed-%d-%d", seed, i))
+		mac := hmac.New(sha256.New, key)
+		fmt.Fprintf(mac, "faultline-session-%d", i)
 		c := Customer{
 			ID:      fmt.Sprintf("c%05d", i),
-			Token:   fmt.Sprintf("tk_%x", h[:16]),
+			Token:   fmt.Sprintf("tk_%x", mac.Sum(nil)[:16]),
 			Account: fmt.Sprintf("a%05d", i),
 			Card:    fmt.Sprintf("k%05d", i),
 			Opening: Opening(i),
@@ -116,7 +136,8 @@ func Load(ctx context.Context, js jetstream.JetStream, d Data) error {
 		}{
 			{store.BucketAccounts, c.Account, accounts.Account{ID: c.Account, Customer: c.ID, Name: "Current account", Currency: "GBP", Limit: c.Limit}},
 			{store.BucketCards, c.Card, cards.Card{ID: c.Card, Account: c.Account, Customer: c.ID, Status: cards.Active, Last4: c.Card[len(c.Card)-4:]}},
-			{store.BucketSessions, edge.SessionKey(c.Token), edge.Session{Customer: c.ID, Accounts: []string{c.Account}, Cards: []string{c.Card}}},
+			{store.BucketSessions, edge.SessionKey(c.Token), edge.Session{Customer: c.ID, Accounts: []string{c.Account}, Cards: []string{c.Card},
+				Expires: time.Now().Add(edge.SessionLife).UTC()}},
 		}
 		for _, p := range puts {
 			b, _ := json.Marshal(p.v)

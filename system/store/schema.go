@@ -32,8 +32,34 @@ const (
 
 // DedupWindow is how long the ledger remembers idempotency keys by message
 // ID. The balance service also keeps every outcome in BucketBalanceIdm, so a
-// retry after the window is still applied at most once.
+// retry after the window is still applied at most once, for as long as
+// the outcome is kept (IdempotencyLife). The window costs the store memory
+// per key (about 1.4 GB a day at the default load if it were a day long),
+// so it stays short: it only has to cover retries that race each other
+// and an outcome store that is briefly away.
 const DedupWindow = time.Hour
+
+// LedgerMaxBytes bounds the ledger's size on each store node: a few
+// million entries, well within a node's volume (1 GiB on Kubernetes).
+const LedgerMaxBytes = 512 << 20
+
+// IdempotencyLife is how long a key's outcome and a network message's
+// answer are kept: a retry within it gets the first outcome, one after it
+// is a new request. A card network retries an authorisation for seconds
+// (and sends a reversal or advice as a message of its own within days);
+// an app retries a payment for minutes. A week is far past both, and
+// bounds the buckets: about 25 MB a day at the default load.
+const IdempotencyLife = 7 * 24 * time.Hour
+
+// retention bounds each bucket the bank writes without bound: its keys
+// live this long after their last write. The others hold one key per
+// customer, account, card or merchant.
+var retention = map[string]time.Duration{
+	BucketAnswers:    IdempotencyLife,
+	BucketBalanceIdm: IdempotencyLife,
+	BucketNotified:   IdempotencyLife,
+	BucketSessions:   25 * time.Hour, // past a seeded session's life (edge.SessionLife)
+}
 
 // LedgerSubject is the ledger subject of an account.
 func LedgerSubject(account string) string { return "ledger." + account }
@@ -51,7 +77,7 @@ func LedgerSubject(account string) string { return "ledger." + account }
 func EnsureKV(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Replicas: Replicas(), History: 1})
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Replicas: Replicas(), History: 1, TTL: retention[bucket]})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = js.KeyValue(ctx, bucket)
 		}
@@ -86,19 +112,29 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, name string) (jet
 	cfg := jetstream.StreamConfig{Name: name, Replicas: Replicas(), Storage: jetstream.FileStorage}
 	switch name {
 	case LedgerStream:
+		// The book of record: nothing ages out. When it is full it refuses
+		// new entries (money stops moving) rather than drop old ones.
 		cfg.Subjects = []string{"ledger.>"}
 		cfg.Duplicates = DedupWindow
 		cfg.AllowDirect = false // reads of the last entry must be from the leader
+		cfg.MaxBytes, cfg.Discard = LedgerMaxBytes, jetstream.DiscardNew
 	case EventsStream:
+		// Deferred work: a month covers any outage of its consumers.
 		cfg.Subjects = []string{"events.>"}
 		cfg.Duplicates = DedupWindow
+		cfg.MaxAge = 30 * 24 * time.Hour
 	case VoidsStream:
+		// A void is never dropped (its authorisation would stay applied):
+		// a full queue refuses new voids, and card-api then gives the
+		// network no answer, so that it retries.
 		cfg.Subjects = []string{"voids.>"}
 		cfg.Retention = jetstream.WorkQueuePolicy
 		cfg.Duplicates = DedupWindow
+		cfg.MaxMsgs, cfg.Discard = 1_000_000, jetstream.DiscardNew
 	case SupportStr:
 		cfg.Subjects = []string{"support.>"}
 		cfg.Duplicates = 10 * time.Minute
+		cfg.MaxAge = 90 * 24 * time.Hour
 	default:
 		return nil, fmt.Errorf("unknown stream %q", name)
 	}

@@ -19,8 +19,10 @@ import (
 type RefSummary struct {
 	Debits int   `json:"debits"`          // card or transfer-out entries: must be 0 or 1
 	Debit  int64 `json:"debit,omitempty"` // the first debit's amount (negative)
-	Net    int64 `json:"net"`             // card + card-reverse (or transfer-out) amounts
-	Voided bool  `json:"voided,omitempty"`
+	// Account is the first debit's account.
+	Account string `json:"account,omitempty"`
+	Net     int64  `json:"net"` // card + card-reverse (or transfer-out) amounts
+	Voided  bool   `json:"voided,omitempty"`
 }
 
 // Audit is the ledger's proof that no money was created, destroyed or

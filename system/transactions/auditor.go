@@ -166,7 +166,7 @@ func (au *auditor) card(e Entry) {
 		if rs.Debits > 1 {
 			a.problem("authorisation %s applied %d times", e.Ref, rs.Debits)
 		} else {
-			rs.Debit = e.Amount
+			rs.Debit, rs.Account = e.Amount, e.Account
 			au.cards[e.Ref] = e
 		}
 		a.Refs[e.Ref] = rs
@@ -219,7 +219,7 @@ func (au *auditor) transfer(e Entry) {
 		rs.Debits++
 		rs.Net += e.Amount
 		if rs.Debits == 1 {
-			rs.Debit = e.Amount
+			rs.Debit, rs.Account = e.Amount, e.Account
 		}
 		a.Refs[ref] = rs
 		return

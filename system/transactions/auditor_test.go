@@ -98,8 +98,8 @@ func TestAuditPassesACleanLedger(t *testing.T) {
 	assert.Equal(t, int64(-1200-7200), a.External)
 	assert.Equal(t, a.Opening+a.External, a.Total)
 	assert.Equal(t, map[string]int64{"a1": -300, "a2": 6900}, a.Balances)
-	assert.Equal(t, transactions.RefSummary{Debits: 1, Net: -1200, Debit: -1200}, a.Refs["m1"])
-	assert.Equal(t, transactions.RefSummary{Debits: 1, Net: 0, Debit: -300}, a.Refs["m3"])
+	assert.Equal(t, transactions.RefSummary{Debits: 1, Net: -1200, Debit: -1200, Account: "a1"}, a.Refs["m1"])
+	assert.Equal(t, transactions.RefSummary{Debits: 1, Net: 0, Debit: -300, Account: "a1"}, a.Refs["m3"])
 	assert.Equal(t, transactions.RefSummary{Voided: true}, a.Refs["m4"])
 	assert.Zero(t, a.Refs["m2"].Debits)
 }

@@ -15,6 +15,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -41,6 +42,7 @@ import (
 	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/deploy"
+	"github.com/faultline/faultline/system/seed"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -83,6 +85,7 @@ type Options struct {
 type Platform struct {
 	o       Options
 	token   string // the run's admin token (AdminToken)
+	seedKey []byte // the key of the customers' session tokens (Seed)
 	context string
 	cfg     *rest.Config
 	cs      kubernetes.Interface
@@ -151,7 +154,7 @@ func New(o Options) (*Platform, error) {
 	p := &Platform{o: o, context: ctxName, cfg: cfg, cs: cs, dyn: dyn,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
 		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{},
-		token: platform.NewAdminToken()}
+		token: platform.NewAdminToken(), seedKey: seed.NewKey()}
 	p.fw = newForwards(cfg, cs, o.Namespace)
 	return p, nil
 }
@@ -198,7 +201,7 @@ func (p *Platform) Start(ctx context.Context) error {
 	}
 	var b bytes.Buffer
 	if err := deploy.Write(&b, deploy.Options{Namespace: p.o.Namespace, Image: p.o.Image, Run: p.o.Run, StorageClass: p.o.StorageClass,
-		AdminToken: p.token}); err != nil {
+		AdminToken: p.token, SeedKey: hex.EncodeToString(p.seedKey)}); err != nil {
 		return err
 	}
 	t0 := time.Now()

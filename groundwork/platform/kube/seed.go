@@ -33,7 +33,9 @@ func (p *Platform) Seed(ctx context.Context, n int, sd int64) (seed.Data, error)
 				AutomountServiceAccountToken: &never,
 				Containers: []corev1.Container{{Name: "seed", Image: p.o.Image, ImagePullPolicy: corev1.PullNever,
 					Args: []string{"seed", "--store", strings.Join(stores, ","), "--customers", fmt.Sprint(n), "--seed", fmt.Sprint(sd)},
-					Env:  []corev1.EnvVar{{Name: "BANK_STORE_REPLICAS", Value: fmt.Sprint(topology.StoreNodes)}}}},
+					Env: []corev1.EnvVar{{Name: "BANK_STORE_REPLICAS", Value: fmt.Sprint(topology.StoreNodes)},
+						{Name: "BANK_SEED_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+							LocalObjectReference: corev1.LocalObjectReference{Name: "bank-admin"}, Key: "seed"}}}}}},
 			}},
 		},
 	}
@@ -49,7 +51,7 @@ func (p *Platform) Seed(ctx context.Context, n int, sd int64) (seed.Data, error)
 		for _, c := range j.Status.Conditions {
 			switch {
 			case c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue:
-				return seed.Generate(n, sd), nil
+				return seed.Generate(n, sd, p.seedKey), nil
 			case c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue:
 				return seed.Data{}, fmt.Errorf("seed job failed: %s (kubectl -n %s logs job/seed)", c.Message, p.o.Namespace)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -154,7 +155,13 @@ func runSeed(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	d := seed.Generate(*n, *sd)
+	// The tokens' key: the platform's, per run (BANK_SEED_KEY, hex), or a
+	// random one, the tokens then known only from --out.
+	key, err := hex.DecodeString(os.Getenv("BANK_SEED_KEY"))
+	if err != nil {
+		return fmt.Errorf("BANK_SEED_KEY is not hex: %w", err)
+	}
+	d := seed.Generate(*n, *sd, key)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	if err := store.Retry(ctx, "seed", func(c context.Context) error { return seed.Load(ctx, js, d) }); err != nil {
@@ -162,7 +169,8 @@ func runSeed(ctx context.Context, args []string) error {
 	}
 	if *out != "" {
 		b, _ := json.MarshalIndent(d, "", " ")
-		if err := os.WriteFile(*out, b, 0o644); err != nil {
+		// The customers' tokens are in it: private.
+		if err := os.WriteFile(*out, b, 0o600); err != nil {
 			return err
 		}
 	}
