@@ -38,10 +38,24 @@ func abortConnection(mountpoint string) error {
 		return err
 	}
 	abort := filepath.Join(fuseConnections, dev, "abort")
-	if err := os.WriteFile(abort, []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err = os.WriteFile(abort, []byte("1"), 0)
+	if errors.Is(err, os.ErrNotExist) && mountFusectl() {
+		err = os.WriteFile(abort, []byte("1"), 0)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("abort the connection of %s: %w", mountpoint, err)
 	}
 	return nil
+}
+
+// mountFusectl mounts the kernel's list of FUSE connections where a host
+// has not (systemd mounts it at boot; a container or a minimal host may
+// not), and reports whether it did.
+func mountFusectl() bool {
+	if entries, err := os.ReadDir(fuseConnections); err != nil || len(entries) > 0 {
+		return false // no such directory, or already listing connections
+	}
+	return syscall.Mount("fusectl", fuseConnections, "fusectl", 0, "") == nil
 }
 
 // fuseDevice returns the minor device number of the FUSE filesystem
