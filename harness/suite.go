@@ -230,9 +230,14 @@ func (s *suite) ensure() error {
 		if s.data, s.startErr = seeder.Seed(ctx, s.cfg.Customers, s.cfg.Seed); s.startErr != nil {
 			return
 		}
+		cards, err := platform.As[platform.CardNetwork](p, "signing card network messages")
+		if s.startErr = err; err != nil {
+			return
+		}
 		s.gen = load.NewGen(s.data, load.Ingress{
 			Edge:    func() []string { return p.Ingress("edge") },
 			CardAPI: func() []string { return p.Ingress("card-api") },
+			CardKey: cards.CardKey(),
 		}, uint64(s.cfg.Seed), s.runID)
 		s.startup = time.Since(t0)
 		progress("bank up and seeded with %d customers in %v; settling for %v", len(s.data.Customers), s.startup.Round(time.Millisecond), Settle)

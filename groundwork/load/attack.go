@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/groundwork/check"
 	"github.com/faultline/faultline/groundwork/history"
+	"github.com/faultline/faultline/system/cardapi"
 )
 
 // Defaults of an attack: bounded workers and connections, so the generator
@@ -110,6 +111,9 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 		if r.body != nil {
 			t.Body, _ = json.Marshal(r.body)
 			t.Header.Set("Content-Type", "application/json")
+		}
+		if r.signed {
+			t.Header.Set(cardapi.HeaderMAC, cardapi.Sign(g.ingress.CardKey, t.Body))
 		}
 		if r.token != "" {
 			t.Header.Set("Authorization", "Bearer "+r.token)

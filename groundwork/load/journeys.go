@@ -23,11 +23,13 @@ import (
 	"github.com/faultline/faultline/system/topology"
 )
 
-// Ingress is where clients reach the bank: functions that return the
-// host:port addresses to use now (the ready ones, as a load balancer would).
+// Ingress is where and how clients reach the bank: functions that return
+// the host:port addresses to use now (the ready ones, as a load balancer
+// would), and the key the card network signs its messages with.
 type Ingress struct {
 	Edge    func() []string
 	CardAPI func() []string
+	CardKey []byte // cardapi.Sign; the platform's (platform.CardNetwork)
 }
 
 // request is what a journey builds for one hit.
@@ -36,6 +38,7 @@ type request struct {
 	body                    any
 	amount                  int64
 	account                 string        // the account it spends from, for the history
+	signed                  bool          // a card network message: its body is signed (cardapi.HeaderMAC)
 	idemKey                 string        // the key the history records (message id, payment ref)
 	repick                  func() string // a fresh URL for a retry: the balancer picks again
 }
@@ -128,7 +131,7 @@ func (g *Gen) cardAuth() request {
 	m := g.data.Merchants[g.rnd.IntN(len(g.data.Merchants))]
 	id := g.id()
 	amount := int64(100 + g.rnd.IntN(4900))
-	r := request{method: http.MethodPost, url: g.cardAPIURL(), amount: amount, account: c.Account, idemKey: id, key: id, repick: g.locked(g.cardAPIURL),
+	r := request{method: http.MethodPost, url: g.cardAPIURL(), amount: amount, account: c.Account, idemKey: id, key: id, repick: g.locked(g.cardAPIURL), signed: true,
 		body: map[string]any{"message_id": id, "card_id": c.Card, "amount": amount, "currency": "GBP", "merchant": m}}
 	return r
 }

@@ -204,6 +204,20 @@ func Authorize(req *http.Request, ep Endpoints) *http.Request {
 	return req
 }
 
+// CardNetwork is the ability to act as the card network the bank trusts:
+// the per-run key card-api checks each message's MAC with
+// (cardapi.HeaderMAC, cardapi.Sign).
+type CardNetwork interface {
+	CardKey() []byte
+}
+
+// NewCardKey returns a random key for a run's card network messages.
+func NewCardKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
 // NewAdminToken returns a random token for a run's admin routes.
 func NewAdminToken() string {
 	var b [24]byte

@@ -57,6 +57,7 @@ const (
 
 type service struct {
 	p       *process.Process
+	key     []byte // the card network's (mac.go)
 	cp      *mesh.Client
 	answers jetstream.KeyValue // message id -> AuthResponse given
 	admit   *mesh.Admission    // authorisations sent to card-processing at once
@@ -64,6 +65,10 @@ type service struct {
 
 // Setup wires card-api into p.
 func Setup(ctx context.Context, p *process.Process) error {
+	key, err := keyFromEnv()
+	if err != nil {
+		return process.Fatal(err)
+	}
 	cp, err := p.Client("card-processing")
 	if err != nil {
 		return err
@@ -75,7 +80,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if err != nil {
 		return err
 	}
-	s := &service{p: p, cp: cp, answers: answers, admit: newAdmission()}
+	s := &service{p: p, key: key, cp: cp, answers: answers, admit: newAdmission()}
 	p.Handle("POST /v1/authorisations", s.serveAuthorisation)
 	p.Handle("GET "+AnswersPath, s.serveAnswers)
 	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
@@ -94,13 +99,27 @@ func DecodeAuth(r *http.Request) (cardprocessing.AuthRequest, error) {
 	return req, ValidateAuth(req)
 }
 
+// decodeSigned reads an authorisation request whose MAC is right, and
+// validates it.
+func (s *service) decodeSigned(r *http.Request) (cardprocessing.AuthRequest, error) {
+	body, err := verified(s.key, r)
+	if err != nil {
+		return cardprocessing.AuthRequest{}, err
+	}
+	var req cardprocessing.AuthRequest
+	if err := mesh.DecodeBytes(body, &req); err != nil {
+		return req, err
+	}
+	return req, ValidateAuth(req)
+}
+
 // ValidateAuth checks an authorisation request's fields
 // (cardprocessing.Validate).
 func ValidateAuth(req cardprocessing.AuthRequest) error { return cardprocessing.Validate(req) }
 
 func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) error {
 	arrived := time.Now()
-	req, err := DecodeAuth(r)
+	req, err := s.decodeSigned(r)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,9 @@ type Options struct {
 	// SeedKey (hex), with AdminToken, is the Secret's key "seed": the key
 	// the seed Job derives the customers' session tokens from.
 	SeedKey string
+	// CardKey (hex), with AdminToken, is the Secret's key "card": the card
+	// network's key, which card-api checks each message's MAC with.
+	CardKey string
 }
 
 // DefaultImage is the bank's image: FROM scratch, /bank only.
@@ -220,7 +223,7 @@ func Write(w io.Writer, o Options) error {
 		svcs = append(svcs, svcView{Service: s, Args: "[" + strings.Join(quoted, ", ") + "]",
 			Links: strings.Join(links, ";"), Entry: EntryNodePorts[s.Name], CPU: CPURequest(s.Tier)})
 	}
-	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "SeedKey": o.SeedKey, "Image": o.Image, "Run": o.Run, "Port": Port,
+	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "SeedKey": o.SeedKey, "CardKey": o.CardKey, "Image": o.Image, "Run": o.Run, "Port": Port,
 		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
 		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
 		"StoreClient": StoreClient, "StoreCluster": StoreCluster, "StoreMonitor": StoreMonitor,
@@ -251,7 +254,7 @@ metadata:
   name: bank-admin
   namespace: {{.NS}}
   labels: {app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline{{if .Run}}, faultline.dev/run: "{{.Run}}"{{end}}}
-stringData: {token: "{{.AdminToken}}", seed: "{{.SeedKey}}"}
+stringData: {token: "{{.AdminToken}}", seed: "{{.SeedKey}}", card: "{{.CardKey}}"}
 {{- end}}
 ---
 apiVersion: v1
@@ -400,6 +403,9 @@ spec:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
         - {name: GOMAXPROCS, value: "{{$.GoMaxProcs}}"}
         - {name: BANK_ADMIN_TOKEN, valueFrom: {secretKeyRef: {name: bank-admin, key: token}}}
+{{- if eq .Name "card-api"}}
+        - {name: BANK_CARD_KEY, valueFrom: {secretKeyRef: {name: bank-admin, key: card}}}
+{{- end}}
         ports: [{name: http, containerPort: {{$.Port}}}]
         startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 120}
         livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 5, failureThreshold: 3}

@@ -17,6 +17,7 @@ func raw(t *testing.T, method, url, token, key, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader([]byte(body)))
 	require.NoError(t, err)
+	signCard(req, bytes.NewReader([]byte(body)))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/system/balance"
+	"github.com/faultline/faultline/system/cardapi"
 	"github.com/faultline/faultline/system/cardprocessing"
 	edgepkg "github.com/faultline/faultline/system/edge"
 	"github.com/faultline/faultline/system/payments"
@@ -243,4 +245,32 @@ func TestSessionsAreSecretAndExpire(t *testing.T) {
 	status, code = raw(t, "GET", edge+"/v1/balance", token, "", "")
 	assert.Equal(t, http.StatusUnauthorized, status, "an expired session")
 	assert.Equal(t, "session_expired", code)
+}
+
+// card-api takes only messages the card network signed: one without the
+// MAC, or with a MAC under another key, is refused before it is read.
+func TestCardMessagesMustBeSigned(t *testing.T) {
+	p, d := bank(t)
+	url := "http://" + p.Ingress("card-api")[0] + "/v1/authorisations"
+	body := []byte(`{"message_id":"sec-unsigned","card_id":"` + d.Customers[36].Card + `","amount":100,"currency":"GBP","merchant":{"id":"m001"}}`)
+	for name, mac := range map[string]string{
+		"no MAC":                "",
+		"a MAC under other key": cardapi.Sign([]byte("not the network's key at all"), body),
+		"a MAC of another body": cardapi.Sign(p.CardKey(), []byte(`{}`)),
+	} {
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+		if mac != "" {
+			req.Header.Set(cardapi.HeaderMAC, mac)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, name)
+	}
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set(cardapi.HeaderMAC, cardapi.Sign(p.CardKey(), body))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "signed with the run's key")
 }

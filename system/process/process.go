@@ -140,8 +140,27 @@ func (p *Process) Run(ctx context.Context, setup Setup) error {
 	}
 	srvErr := make(chan error, 1)
 	p.Server.Hold() // routes are registered by setup, which may take a store election
-	go func() { srvErr <- p.Server.Serve(ctx, ln) }()
-	if err := store.Retry(ctx, p.Service+" setup", func(context.Context) error { return setup(ctx, p) }); err != nil {
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { srvErr <- p.Server.Serve(sctx, ln) }()
+	rctx, giveUp := context.WithCancel(ctx)
+	defer giveUp()
+	var fatal error
+	err = store.Retry(rctx, p.Service+" setup", func(context.Context) error {
+		err := setup(ctx, p)
+		if fe := (*fatalError)(nil); errors.As(err, &fe) {
+			fatal = fe.err
+			giveUp()
+		}
+		return err
+	})
+	if fatal != nil {
+		p.Log.Error("setup cannot succeed", "err", fatal)
+		stop()
+		<-srvErr
+		return fatal
+	}
+	if err != nil {
 		p.Log.Warn("stopped before setup finished", "err", err)
 		return <-srvErr
 	}
@@ -295,3 +314,13 @@ func ServeKV(kv jetstream.KeyValue, what string, valid func(string) bool) mesh.H
 		return nil
 	}
 }
+
+// Fatal marks a setup error that no retry can fix, such as a missing
+// setting: Run stops and returns it, so the process exits saying why
+// instead of waiting to be ready forever.
+func Fatal(err error) error { return &fatalError{err} }
+
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }

@@ -21,6 +21,7 @@ import (
 	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/groundwork/platform/kind"
 	"github.com/faultline/faultline/kind/cluster"
+	"github.com/faultline/faultline/system/cardapi"
 	"github.com/faultline/faultline/system/cardprocessing"
 	"github.com/faultline/faultline/system/transactions"
 )
@@ -113,7 +114,10 @@ func TestKindPlatform(t *testing.T) {
 					Amount: 100, Currency: "GBP", Merchant: transactions.Merchant{ID: "m001", Name: "Kind Test Cafe"}}
 				body, _ = json.Marshal(req)
 			}
-			r, err := network.Post("http://"+p.Ingress("card-api")[0]+"/v1/authorisations", "application/json", bytes.NewReader(body))
+			post, _ := http.NewRequest(http.MethodPost, "http://"+p.Ingress("card-api")[0]+"/v1/authorisations", bytes.NewReader(body))
+			post.Header.Set("Content-Type", "application/json")
+			post.Header.Set(cardapi.HeaderMAC, cardapi.Sign(p.(platform.CardNetwork).CardKey(), body))
+			r, err := network.Do(post)
 			if err != nil {
 				last = err.Error()
 				continue

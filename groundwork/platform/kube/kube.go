@@ -86,6 +86,7 @@ type Platform struct {
 	o       Options
 	token   string // the run's admin token (AdminToken)
 	seedKey []byte // the key of the customers' session tokens (Seed)
+	cardKey []byte // the card network's key (CardKey)
 	context string
 	cfg     *rest.Config
 	cs      kubernetes.Interface
@@ -154,7 +155,7 @@ func New(o Options) (*Platform, error) {
 	p := &Platform{o: o, context: ctxName, cfg: cfg, cs: cs, dyn: dyn,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
 		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{},
-		token: platform.NewAdminToken(), seedKey: seed.NewKey()}
+		token: platform.NewAdminToken(), seedKey: seed.NewKey(), cardKey: platform.NewCardKey()}
 	p.fw = newForwards(cfg, cs, o.Namespace)
 	return p, nil
 }
@@ -201,7 +202,7 @@ func (p *Platform) Start(ctx context.Context) error {
 	}
 	var b bytes.Buffer
 	if err := deploy.Write(&b, deploy.Options{Namespace: p.o.Namespace, Image: p.o.Image, Run: p.o.Run, StorageClass: p.o.StorageClass,
-		AdminToken: p.token, SeedKey: hex.EncodeToString(p.seedKey)}); err != nil {
+		AdminToken: p.token, SeedKey: hex.EncodeToString(p.seedKey), CardKey: hex.EncodeToString(p.cardKey)}); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -429,6 +430,10 @@ func (p *Platform) AdminEndpoint(ctx context.Context, instance string) (string, 
 // AdminToken implements platform.Endpoints: the token in the bank-admin
 // Secret this platform applied.
 func (p *Platform) AdminToken() string { return p.token }
+
+// CardKey implements platform.CardNetwork: the key in the bank-admin
+// Secret, which card-api reads.
+func (p *Platform) CardKey() []byte { return p.cardKey }
 
 func (p *Platform) forwardTo(ctx context.Context, instance string, port int) (string, error) {
 	pod := p.Pod(instance)

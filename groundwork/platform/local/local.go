@@ -62,6 +62,9 @@ type Platform struct {
 	// token is the run's admin token, given to every bank process
 	// (BANK_ADMIN_TOKEN) and to the harness (AdminToken).
 	token string
+	// cardKey is the card network's key, given to card-api
+	// (BANK_CARD_KEY) and to the load (CardKey).
+	cardKey []byte
 
 	mu      sync.Mutex
 	procs   map[string]*proc
@@ -124,7 +127,8 @@ func New(opts Options) (*Platform, error) {
 		opts.Progress = func(string, ...any) {}
 	}
 	return &Platform{opts: opts, journal: opts.Journal, events: make(chan platform.Event, 4096),
-		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}, token: platform.NewAdminToken()}, nil
+		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}, token: platform.NewAdminToken(),
+		cardKey: platform.NewCardKey()}, nil
 }
 
 // Name implements platform.Platform.
@@ -553,6 +557,9 @@ func (p *Platform) AdminEndpoint(ctx context.Context, instance string) (string, 
 
 // AdminToken implements platform.Endpoints.
 func (p *Platform) AdminToken() string { return p.token }
+
+// CardKey implements platform.CardNetwork.
+func (p *Platform) CardKey() []byte { return p.cardKey }
 
 // Versions implements platform.Versions: the bank binary, named by the
 // hash of its sources.

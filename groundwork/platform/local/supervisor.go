@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -118,6 +119,9 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 	cmd := exec.Command(p.bin, pr.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3", "BANK_ADMIN_TOKEN="+p.token)
+	if pr.Service == "card-api" {
+		cmd.Env = append(cmd.Env, "BANK_CARD_KEY="+hex.EncodeToString(p.cardKey))
+	}
 	// Own process group (so signals to the harness's group do not reach it)
 	// and killed by the kernel if the harness dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
