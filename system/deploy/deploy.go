@@ -25,6 +25,7 @@
 package deploy
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/sidecar"
+	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -60,6 +62,11 @@ type Options struct {
 	// CardKey (hex), with AdminToken, is the Secret's key "card": the card
 	// network's key, which card-api checks each message's MAC with.
 	CardKey string
+	// StoreKey, with AdminToken, is the Secret's key "store" (the store
+	// nodes' key, store.KeyEnv), and each process's own password is
+	// derived from it into the Secret's key "store-<service>" (and
+	// "store-seed" for the seed Job).
+	StoreKey []byte
 }
 
 // DefaultImage is the bank's image: FROM scratch, /bank only.
@@ -223,7 +230,16 @@ func Write(w io.Writer, o Options) error {
 		svcs = append(svcs, svcView{Service: s, Args: "[" + strings.Join(quoted, ", ") + "]",
 			Links: strings.Join(links, ";"), Entry: EntryNodePorts[s.Name], CPU: CPURequest(s.Tier)})
 	}
-	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "SeedKey": o.SeedKey, "CardKey": o.CardKey, "Image": o.Image, "Run": o.Run, "Port": Port,
+	type login struct{ User, Password string }
+	var logins []login
+	if len(o.StoreKey) > 0 {
+		for _, s := range topology.Services {
+			logins = append(logins, login{s.Name, store.Password(o.StoreKey, s.Name)})
+		}
+		logins = append(logins, login{store.SeedUser, store.Password(o.StoreKey, store.SeedUser)})
+	}
+	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "SeedKey": o.SeedKey, "CardKey": o.CardKey,
+		"StoreKey": hex.EncodeToString(o.StoreKey), "StorePasswords": logins, "Image": o.Image, "Run": o.Run, "Port": Port,
 		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
 		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
 		"StoreClient": StoreClient, "StoreCluster": StoreCluster, "StoreMonitor": StoreMonitor,
@@ -254,7 +270,14 @@ metadata:
   name: bank-admin
   namespace: {{.NS}}
   labels: {app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline{{if .Run}}, faultline.dev/run: "{{.Run}}"{{end}}}
-stringData: {token: "{{.AdminToken}}", seed: "{{.SeedKey}}", card: "{{.CardKey}}"}
+stringData:
+  token: "{{.AdminToken}}"
+  seed: "{{.SeedKey}}"
+  card: "{{.CardKey}}"
+  store: "{{.StoreKey}}"
+{{- range .StorePasswords}}
+  store-{{.User}}: "{{.Password}}"
+{{- end}}
 {{- end}}
 ---
 apiVersion: v1
@@ -305,6 +328,7 @@ spec:
         args: ["store", "--name", "$(POD_NAME)", "--host", "0.0.0.0", "--client-port", "{{.StoreClient}}", "--cluster-port", "{{.StoreCluster}}", "--monitor-port", "{{.StoreMonitor}}", "--routes", "{{.Routes}}", "--dir", "/data"]
         env:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: BANK_STORE_KEY, valueFrom: {secretKeyRef: {name: bank-admin, key: store}}}
         ports:
         - {name: client, containerPort: {{.StoreClient}}}
         - {name: cluster, containerPort: {{.StoreCluster}}}
@@ -403,6 +427,7 @@ spec:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
         - {name: GOMAXPROCS, value: "{{$.GoMaxProcs}}"}
         - {name: BANK_ADMIN_TOKEN, valueFrom: {secretKeyRef: {name: bank-admin, key: token}}}
+        - {name: BANK_STORE_PASSWORD, valueFrom: {secretKeyRef: {name: bank-admin, key: store-{{.Name}}}}}
 {{- if eq .Name "card-api"}}
         - {name: BANK_CARD_KEY, valueFrom: {secretKeyRef: {name: bank-admin, key: card}}}
 {{- end}}

@@ -231,7 +231,7 @@ func TestSessionsAreSecretAndExpire(t *testing.T) {
 	status, _ = raw(t, "GET", edge+"/v1/balance", d.Customers[35].Token, "", "")
 	assert.Equal(t, 200, status, "the seeded token")
 
-	nc, js, err := store.Connect("nats://"+p.Instances("store")[0].Addr, "e2e-sessions")
+	nc, js, err := store.Connect("nats://"+p.Instances("store")[0].Addr, "e2e-sessions", store.Login(store.HarnessUser, p.StorePassword(store.HarnessUser)))
 	require.NoError(t, err)
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -39,8 +39,11 @@ type Config struct {
 	// AdminToken is the bearer token /admin and /metrics require (the
 	// platform's, per run); Admin needs one.
 	AdminToken string
-	RateLimit  int
-	Log        *slog.Logger
+	// StorePassword is the service's own password for the store, derived
+	// from the run's store key by the platform (store.Password).
+	StorePassword string
+	RateLimit     int
+	Log           *slog.Logger
 }
 
 // Setup wires a service into p: it creates the service's buckets, registers
@@ -117,7 +120,11 @@ func (p *Process) Go(w func(ctx context.Context)) { p.workers = append(p.workers
 // the workers, until ctx is done; then it drains and returns.
 func (p *Process) Run(ctx context.Context, setup Setup) error {
 	if p.Store != "" {
-		nc, js, err := store.Connect(p.Store, p.Instance)
+		login := store.Login("", "")
+		if p.StorePassword != "" {
+			login = store.Login(p.Service, p.StorePassword)
+		}
+		nc, js, err := store.Connect(p.Store, p.Instance, login)
 		if err != nil {
 			return err
 		}

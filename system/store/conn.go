@@ -22,14 +22,23 @@ func Replicas() int {
 	return 3
 }
 
+// Login is the option that connects as user with password (users.go);
+// an empty user connects as no one, which only a store without a key takes.
+func Login(user, password string) nats.Option {
+	if user == "" {
+		return func(*nats.Options) error { return nil }
+	}
+	return nats.UserInfo(user, password)
+}
+
 // Connect connects to the store at urls (comma separated) and returns the
 // connection and its JetStream context. It keeps reconnecting forever; only
 // the given addresses are used, never ones the cluster gossips.
-func Connect(urls, name string) (*nats.Conn, jetstream.JetStream, error) {
+func Connect(urls, name string, login nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	if strings.TrimSpace(urls) == "" {
 		return nil, nil, errors.New("no store addresses (--store)")
 	}
-	nc, err := nats.Connect(urls,
+	nc, err := nats.Connect(urls, login,
 		nats.Name(name),
 		nats.IgnoreDiscoveredServers(),
 		nats.RetryOnFailedConnect(true),

@@ -25,6 +25,11 @@ type NodeConfig struct {
 	// Sync is how often the node fsyncs what it writes: SyncAlways (0),
 	// before it acknowledges each write, or every Sync.
 	Sync time.Duration
+	// Key is the run's store key: with it the node takes only its users
+	// (users.go), one per name in Services plus the seeder and the
+	// harness. Without it, anyone may connect (the store's own tests).
+	Key      []byte
+	Services []string
 }
 
 // SyncAlways is the fsync policy that loses nothing on a power failure: a
@@ -69,6 +74,9 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 	}
 	if cfg.MonitorPort == 0 {
 		opts.HTTPPort = 0
+	}
+	if len(cfg.Key) > 0 {
+		opts.Users = users(cfg.Key, cfg.Services)
 	}
 	if cfg.Sync != SyncAlways {
 		opts.SyncInterval = cfg.Sync

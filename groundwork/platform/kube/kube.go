@@ -83,17 +83,18 @@ type Options struct {
 
 // Platform is the kube platform. Create it with New.
 type Platform struct {
-	o       Options
-	token   string // the run's admin token (AdminToken)
-	seedKey []byte // the key of the customers' session tokens (Seed)
-	cardKey []byte // the card network's key (CardKey)
-	context string
-	cfg     *rest.Config
-	cs      kubernetes.Interface
-	dyn     dynamic.Interface
-	mapper  meta.RESTMapper
-	events  chan platform.Event
-	fw      *forwards
+	o        Options
+	token    string // the run's admin token (AdminToken)
+	seedKey  []byte // the key of the customers' session tokens (Seed)
+	cardKey  []byte // the card network's key (CardKey)
+	storeKey []byte // the store's key, in the Secret; each process gets its own password
+	context  string
+	cfg      *rest.Config
+	cs       kubernetes.Interface
+	dyn      dynamic.Interface
+	mapper   meta.RESTMapper
+	events   chan platform.Event
+	fw       *forwards
 
 	mu      sync.Mutex
 	pods    map[string]*corev1.Pod // by pod name (= instance name)
@@ -155,7 +156,7 @@ func New(o Options) (*Platform, error) {
 	p := &Platform{o: o, context: ctxName, cfg: cfg, cs: cs, dyn: dyn,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
 		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{},
-		token: platform.NewAdminToken(), seedKey: seed.NewKey(), cardKey: platform.NewCardKey()}
+		token: platform.NewAdminToken(), seedKey: seed.NewKey(), cardKey: platform.NewCardKey(), storeKey: platform.NewCardKey()}
 	p.fw = newForwards(cfg, cs, o.Namespace)
 	return p, nil
 }
@@ -202,7 +203,8 @@ func (p *Platform) Start(ctx context.Context) error {
 	}
 	var b bytes.Buffer
 	if err := deploy.Write(&b, deploy.Options{Namespace: p.o.Namespace, Image: p.o.Image, Run: p.o.Run, StorageClass: p.o.StorageClass,
-		AdminToken: p.token, SeedKey: hex.EncodeToString(p.seedKey), CardKey: hex.EncodeToString(p.cardKey)}); err != nil {
+		AdminToken: p.token, SeedKey: hex.EncodeToString(p.seedKey), CardKey: hex.EncodeToString(p.cardKey),
+		StoreKey: p.storeKey}); err != nil {
 		return err
 	}
 	t0 := time.Now()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/system/deploy"
 	"github.com/faultline/faultline/system/seed"
+	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -35,7 +36,9 @@ func (p *Platform) Seed(ctx context.Context, n int, sd int64) (seed.Data, error)
 					Args: []string{"seed", "--store", strings.Join(stores, ","), "--customers", fmt.Sprint(n), "--seed", fmt.Sprint(sd)},
 					Env: []corev1.EnvVar{{Name: "BANK_STORE_REPLICAS", Value: fmt.Sprint(topology.StoreNodes)},
 						{Name: "BANK_SEED_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-							LocalObjectReference: corev1.LocalObjectReference{Name: "bank-admin"}, Key: "seed"}}}}}},
+							LocalObjectReference: corev1.LocalObjectReference{Name: "bank-admin"}, Key: "seed"}}},
+						{Name: store.PasswordEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+							LocalObjectReference: corev1.LocalObjectReference{Name: "bank-admin"}, Key: "store-" + store.SeedUser}}}}}},
 			}},
 		},
 	}

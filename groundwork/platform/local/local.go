@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/seed"
+	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -65,6 +66,9 @@ type Platform struct {
 	// cardKey is the card network's key, given to card-api
 	// (BANK_CARD_KEY) and to the load (CardKey).
 	cardKey []byte
+	// storeKey is the store's key: the nodes get it (BANK_STORE_KEY),
+	// every other process its own password (store.Password).
+	storeKey []byte
 
 	mu      sync.Mutex
 	procs   map[string]*proc
@@ -128,7 +132,7 @@ func New(opts Options) (*Platform, error) {
 	}
 	return &Platform{opts: opts, journal: opts.Journal, events: make(chan platform.Event, 4096),
 		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}, token: platform.NewAdminToken(),
-		cardKey: platform.NewCardKey()}, nil
+		cardKey: platform.NewCardKey(), storeKey: platform.NewCardKey()}, nil
 }
 
 // Name implements platform.Platform.
@@ -561,6 +565,10 @@ func (p *Platform) AdminToken() string { return p.token }
 // CardKey implements platform.CardNetwork.
 func (p *Platform) CardKey() []byte { return p.cardKey }
 
+// StorePassword returns user's password for the store (the harness's is
+// store.HarnessUser's).
+func (p *Platform) StorePassword(user string) string { return store.Password(p.storeKey, user) }
+
 // Versions implements platform.Versions: the bank binary, named by the
 // hash of its sources.
 func (p *Platform) Versions() map[string]string {
@@ -582,7 +590,7 @@ func (p *Platform) Seed(ctx context.Context, n int, sd int64) (seed.Data, error)
 	f.Close()
 	cmd := exec.CommandContext(ctx, p.bin, "seed", "--store", strings.Join(p.store, ","), "--customers", fmt.Sprint(n),
 		"--seed", fmt.Sprint(sd), "--out", out)
-	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3")
+	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3", store.PasswordEnv+"="+p.StorePassword(store.SeedUser))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return seed.Data{}, fmt.Errorf("seed: %w\n%s", err, b)
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // proc is one supervised instance: its process is restarted after
@@ -121,6 +123,11 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 	cmd.Env = append(os.Environ(), "BANK_STORE_REPLICAS=3", "BANK_ADMIN_TOKEN="+p.token)
 	if pr.Service == "card-api" {
 		cmd.Env = append(cmd.Env, "BANK_CARD_KEY="+hex.EncodeToString(p.cardKey))
+	}
+	if pr.Service == topology.Store {
+		cmd.Env = append(cmd.Env, store.KeyEnv+"="+hex.EncodeToString(p.storeKey))
+	} else {
+		cmd.Env = append(cmd.Env, store.PasswordEnv+"="+p.StorePassword(pr.Service))
 	}
 	// Own process group (so signals to the harness's group do not reach it)
 	// and killed by the kernel if the harness dies.

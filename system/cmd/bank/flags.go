@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/system/process"
 	"github.com/faultline/faultline/system/seed"
 	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/topology"
 )
 
 func env(name, def string) string {
@@ -97,7 +98,8 @@ func runService(ctx context.Context, name string, setup process.Setup, args []st
 	}
 	log := logger(*level).With("instance", *instance)
 	p, err := process.New(process.Config{Service: name, Instance: *instance, Listen: *listen, Store: *storeURLs,
-		Peers: peers, Admin: *admin, AdminListen: *adminListen, AdminToken: adminToken, RateLimit: *rl, Log: log})
+		Peers: peers, Admin: *admin, AdminListen: *adminListen, AdminToken: adminToken, StorePassword: os.Getenv(store.PasswordEnv),
+		RateLimit: *rl, Log: log})
 	if err != nil {
 		return err
 	}
@@ -131,6 +133,12 @@ func runStore(ctx context.Context, args []string) error {
 	if cfg.Sync, err = store.ParseSync(*sync); err != nil {
 		return err
 	}
+	if cfg.Key, err = store.KeyFromEnv(); err != nil {
+		return err
+	}
+	for _, s := range topology.Services {
+		cfg.Services = append(cfg.Services, s.Name)
+	}
 	return store.RunNode(ctx, cfg, logger(*level))
 }
 
@@ -150,7 +158,11 @@ func runSeed(ctx context.Context, args []string) error {
 	if *n < 1 || *n > 99999 {
 		return fmt.Errorf("--customers must be 1-99999, got %d", *n)
 	}
-	nc, js, err := store.Connect(*urls, "seed")
+	login := store.Login("", "")
+	if pw := os.Getenv(store.PasswordEnv); pw != "" {
+		login = store.Login(store.SeedUser, pw)
+	}
+	nc, js, err := store.Connect(*urls, "seed", login)
 	if err != nil {
 		return err
 	}
