@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/groundwork/journal"
+	"github.com/faultline/faultline/system/store"
 )
 
 // TestStoreCutDropsTheRoutesBetweenTwoNodesOnly runs the store's three
@@ -51,7 +52,7 @@ func TestStoreCutDropsTheRoutesBetweenTwoNodesOnly(t *testing.T) {
 	require.NoError(t, p.waitAllReady(ctx))
 
 	conn := func(i int) *nats.Conn {
-		nc, err := nats.Connect(p.store[i], nats.Name("storenet-test"))
+		nc, err := nats.Connect(p.store[i], nats.Name("storenet-test"), store.Login(store.HarnessUser, p.StorePassword(store.HarnessUser)))
 		require.NoError(t, err)
 		t.Cleanup(nc.Close)
 		return nc
