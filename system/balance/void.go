@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -18,6 +19,9 @@ func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := validateVoid(req); err != nil {
 		return err
+	}
+	if req.Ref == "" {
+		req.Ref = strings.TrimPrefix(req.Key, "auth:") // the message id, as the ledger needs a ref
 	}
 	resp, err := s.void(r.Context(), req)
 	if err != nil {
