@@ -211,8 +211,9 @@ type CardNetwork interface {
 	CardKey() []byte
 }
 
-// NewCardKey returns a random key for a run's card network messages.
-func NewCardKey() []byte {
+// NewKey returns a random 32-byte key for one of a run's secrets (the card
+// network's key, the store's key).
+func NewKey() []byte {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	return k

@@ -7,11 +7,7 @@
 // ledger stores each key at most once.
 package balance
 
-import (
-	"regexp"
-
-	"github.com/faultline/faultline/system/transactions"
-)
+import "github.com/faultline/faultline/system/transactions"
 
 // ReserveRequest moves Amount (negative for a debit) on Account under Key.
 type ReserveRequest struct {
@@ -69,9 +65,8 @@ type Balance struct {
 	Seq      uint64 `json:"seq"`
 }
 
-// ValidID matches account, card and customer ids: they become store subjects
-// and keys, so only a safe alphabet is allowed.
-var ValidID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+// ValidID matches account, card and customer ids (transactions.ValidID).
+var ValidID = transactions.ValidID
 
 // MaxAmount is the largest single movement accepted (one million pounds).
 const MaxAmount = 100_000_000

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/faultline/faultline/system/mesh"
@@ -18,9 +17,8 @@ import (
 // and must not be answered with the first one's outcome.
 const CodeKeyReused = "key_reused"
 
-// validKey matches idempotency keys and refs: they become ledger message
-// IDs and travel in headers.
-var validKey = regexp.MustCompile(`^[A-Za-z0-9:/_-]{1,160}$`)
+// validKey matches idempotency keys and refs (transactions.ValidKey).
+var validKey = transactions.ValidKey
 
 // validateReserve checks a reserve's fields, and that its amount has the
 // sign its kind requires: the route is internal, but it moves money, so it

@@ -14,10 +14,12 @@
 package cardapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -90,32 +92,25 @@ func Setup(ctx context.Context, p *process.Process) error {
 	return nil
 }
 
-// DecodeAuth reads and validates an authorisation request.
+// DecodeAuth reads and validates an authorisation request
+// (cardprocessing.Validate).
 func DecodeAuth(r *http.Request) (cardprocessing.AuthRequest, error) {
 	var req cardprocessing.AuthRequest
 	if err := mesh.Decode(r, &req); err != nil {
 		return req, err
 	}
-	return req, ValidateAuth(req)
+	return req, cardprocessing.Validate(req)
 }
 
-// decodeSigned reads an authorisation request whose MAC is right, and
-// validates it.
+// decodeSigned is DecodeAuth for a request whose MAC must be right.
 func (s *service) decodeSigned(r *http.Request) (cardprocessing.AuthRequest, error) {
 	body, err := verified(s.key, r)
 	if err != nil {
 		return cardprocessing.AuthRequest{}, err
 	}
-	var req cardprocessing.AuthRequest
-	if err := mesh.DecodeBytes(body, &req); err != nil {
-		return req, err
-	}
-	return req, ValidateAuth(req)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return DecodeAuth(r)
 }
-
-// ValidateAuth checks an authorisation request's fields
-// (cardprocessing.Validate).
-func ValidateAuth(req cardprocessing.AuthRequest) error { return cardprocessing.Validate(req) }
 
 func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) error {
 	arrived := time.Now()
@@ -135,7 +130,7 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	}
 	ticket, admitted := s.admit.Admit()
 	if !admitted {
-		return s.shed(w, r, req)
+		return s.shed(w, r, req, digest)
 	}
 	var resp cardprocessing.AuthResponse
 	// card-processing gets what is left of the network's deadline once
@@ -159,7 +154,7 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		// No usable answer: make sure the authorisation cannot apply, then
 		// decline. If the void cannot even be queued there is no clean
 		// answer: the outcome stays unknown to the network.
-		if qerr := s.queueVoid(ctx, req); qerr != nil {
+		if qerr := s.queueVoid(ctx, req, digest); qerr != nil {
 			return errors.Join(err, qerr)
 		}
 		resp = issuerUnavailable(req.MessageID)
@@ -217,14 +212,14 @@ func give(w http.ResponseWriter, rec cardprocessing.AuthResponse, digest string)
 // the answer is recorded; the void worker gets to it once the live traffic
 // leaves room. If the void cannot be queued the network gets no answer
 // (503) and retries.
-func (s *service) shed(w http.ResponseWriter, r *http.Request, req cardprocessing.AuthRequest) error {
+func (s *service) shed(w http.ResponseWriter, r *http.Request, req cardprocessing.AuthRequest, digest string) error {
 	s.p.Metrics.Shed("authorise")
 	ctx := context.WithoutCancel(r.Context())
-	if err := s.queueVoid(ctx, req); err != nil {
+	if err := s.queueVoid(ctx, req, digest); err != nil {
 		return mesh.Errorf(http.StatusServiceUnavailable, "overloaded", "card-api is shedding load and could not queue the void of its decline: %v", err)
 	}
 	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: ShedReason,
-		Digest: cardprocessing.Digest(req)})
+		Digest: digest})
 	return nil
 }
 
@@ -270,11 +265,12 @@ func (s *service) record(ctx context.Context, resp cardprocessing.AuthResponse) 
 	return resp, fmt.Errorf("record answer to %s: %w", resp.MessageID, err)
 }
 
-// queueVoid queues the void of req, within voidTimeout.
-func (s *service) queueVoid(ctx context.Context, req cardprocessing.AuthRequest) error {
+// queueVoid queues the void of req (of the given digest), within
+// voidTimeout.
+func (s *service) queueVoid(ctx context.Context, req cardprocessing.AuthRequest, digest string) error {
 	ctx, cancel := context.WithTimeout(ctx, voidTimeout)
 	defer cancel()
-	b, _ := json.Marshal(cardprocessing.Void{MessageID: req.MessageID, CardID: req.CardID, Digest: cardprocessing.Digest(req)})
+	b, _ := json.Marshal(cardprocessing.Void{MessageID: req.MessageID, CardID: req.CardID, Digest: digest})
 	if _, err := s.p.JS.Publish(ctx, "voids."+req.CardID, b, jetstream.WithMsgID("void:"+req.MessageID)); err != nil {
 		return fmt.Errorf("queue void of %s: %w", req.MessageID, err)
 	}

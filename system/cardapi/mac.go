@@ -24,10 +24,12 @@ const (
 )
 
 // Sign returns the MAC of body under key, as HeaderMAC carries it.
-func Sign(key, body []byte) string {
+func Sign(key, body []byte) string { return hex.EncodeToString(mac(key, body)) }
+
+func mac(key, body []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return m.Sum(nil)
 }
 
 // keyFromEnv reads the network's key from KeyEnv.
@@ -47,8 +49,7 @@ func verified(key []byte, r *http.Request) ([]byte, error) {
 		return nil, mesh.Errorf(http.StatusBadRequest, "bad_body", "%v", err)
 	}
 	got, err := hex.DecodeString(r.Header.Get(HeaderMAC))
-	want, _ := hex.DecodeString(Sign(key, body))
-	if err != nil || !hmac.Equal(got, want) {
+	if err != nil || !hmac.Equal(got, mac(key, body)) {
 		return nil, mesh.Errorf(http.StatusUnauthorized, "bad_mac", "the message's %s is missing or wrong", HeaderMAC)
 	}
 	return body, nil

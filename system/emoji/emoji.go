@@ -59,11 +59,7 @@ func (s *service) put(w http.ResponseWriter, r *http.Request) error {
 // Validate checks a reaction: a transaction id of 1-128 printable ASCII
 // bytes without spaces, and one of the allowed emoji.
 func Validate(re Reaction) error {
-	ok := re.Transaction != "" && len(re.Transaction) <= 128 && Allowed[re.Emoji]
-	for i := 0; ok && i < len(re.Transaction); i++ {
-		ok = re.Transaction[i] > ' ' && re.Transaction[i] < 0x7f
-	}
-	if !ok {
+	if re.Transaction == "" || len(re.Transaction) > 128 || !mesh.HeaderSafe(re.Transaction) || !Allowed[re.Emoji] {
 		return mesh.Errorf(400, "bad_reaction", "a transaction id (1-128 printable ASCII bytes) and one of the allowed emoji are required")
 	}
 	return nil

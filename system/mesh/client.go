@@ -120,19 +120,19 @@ func (c *Call) idempotent() bool { return c.Method == http.MethodGet || c.Idempo
 // reach the transport, where it would count against a healthy endpoint.
 func (c *Call) check() error {
 	switch {
-	case !headerSafe(c.IdempotencyKey) || len(c.IdempotencyKey) > 256:
+	case !HeaderSafe(c.IdempotencyKey) || len(c.IdempotencyKey) > 256:
 		return Errorf(http.StatusBadRequest, "bad_idempotency_key", "an idempotency key must be at most 256 printable ASCII bytes")
-	case !headerSafe(c.Customer) || len(c.Customer) > 64:
+	case !HeaderSafe(c.Customer) || len(c.Customer) > 64:
 		return Errorf(http.StatusBadRequest, "bad_customer", "a customer id must be at most 64 printable ASCII bytes")
-	case !headerSafe(c.Path) || strings.ContainsAny(c.Path, " ?#"):
+	case !HeaderSafe(c.Path) || strings.ContainsAny(c.Path, " ?#"):
 		return Errorf(http.StatusBadRequest, "bad_path", "a path must be printable ASCII without spaces")
 	}
 	return nil
 }
 
-// headerSafe reports whether s is printable ASCII (no controls, no
+// HeaderSafe reports whether s is printable ASCII (no controls, no
 // spaces), as a header value or path segment must be here.
-func headerSafe(s string) bool {
+func HeaderSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] >= 0x7f {
 			return false

@@ -120,11 +120,7 @@ func (p *Process) Go(w func(ctx context.Context)) { p.workers = append(p.workers
 // the workers, until ctx is done; then it drains and returns.
 func (p *Process) Run(ctx context.Context, setup Setup) error {
 	if p.Store != "" {
-		login := store.Login("", "")
-		if p.StorePassword != "" {
-			login = store.Login(p.Service, p.StorePassword)
-		}
-		nc, js, err := store.Connect(p.Store, p.Instance, login)
+		nc, js, err := store.Connect(p.Store, p.Instance, store.Login(p.Service, p.StorePassword))
 		if err != nil {
 			return err
 		}

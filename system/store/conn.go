@@ -23,9 +23,10 @@ func Replicas() int {
 }
 
 // Login is the option that connects as user with password (users.go);
-// an empty user connects as no one, which only a store without a key takes.
+// without a password it connects as no one, which only a store without a
+// key takes.
 func Login(user, password string) nats.Option {
-	if user == "" {
+	if password == "" {
 		return func(*nats.Options) error { return nil }
 	}
 	return nats.UserInfo(user, password)

@@ -12,10 +12,13 @@ import (
 // overdraft limit or customer, a debit below the limit.
 const CodeBadEntry = "bad_entry"
 
-var (
-	validID  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
-	validKey = regexp.MustCompile(`^[A-Za-z0-9:/_-]{1,160}$`)
-)
+// ValidID matches account, card, customer and merchant ids: they become
+// store subjects and keys, so only a safe alphabet is allowed.
+var ValidID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+
+// ValidKey matches idempotency keys and refs: they become ledger message
+// IDs and travel in headers.
+var ValidKey = regexp.MustCompile(`^[A-Za-z0-9:/_-]{1,160}$`)
 
 // validateEntry checks an entry's own fields: a known kind that may be
 // appended (openings are written by the seeder, straight into the store,
@@ -23,11 +26,11 @@ var (
 // in their alphabets.
 func validateEntry(e Entry) error {
 	switch {
-	case !validKey.MatchString(e.Key):
+	case !ValidKey.MatchString(e.Key):
 		return mesh.Errorf(400, "bad_key", "key must be 1-160 of [A-Za-z0-9:/_-]")
-	case !validID.MatchString(e.Account):
+	case !ValidID.MatchString(e.Account):
 		return mesh.Errorf(400, "bad_account", "invalid account id")
-	case !validKey.MatchString(e.Ref):
+	case !ValidKey.MatchString(e.Ref):
 		return mesh.Errorf(400, "bad_ref", "ref must be 1-160 of [A-Za-z0-9:/_-]")
 	case len(e.Counterparty) > 64:
 		return mesh.Errorf(400, "bad_counterparty", "counterparty is longer than 64 bytes")

@@ -156,7 +156,7 @@ func New(o Options) (*Platform, error) {
 	p := &Platform{o: o, context: ctxName, cfg: cfg, cs: cs, dyn: dyn,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
 		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{},
-		token: platform.NewAdminToken(), seedKey: seed.NewKey(), cardKey: platform.NewCardKey(), storeKey: platform.NewCardKey()}
+		token: platform.NewAdminToken(), seedKey: seed.NewKey(), cardKey: platform.NewKey(), storeKey: platform.NewKey()}
 	p.fw = newForwards(cfg, cs, o.Namespace)
 	return p, nil
 }

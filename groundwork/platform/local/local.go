@@ -132,7 +132,7 @@ func New(opts Options) (*Platform, error) {
 	}
 	return &Platform{opts: opts, journal: opts.Journal, events: make(chan platform.Event, 4096),
 		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}, token: platform.NewAdminToken(),
-		cardKey: platform.NewCardKey(), storeKey: platform.NewCardKey()}, nil
+		cardKey: platform.NewKey(), storeKey: platform.NewKey()}, nil
 }
 
 // Name implements platform.Platform.

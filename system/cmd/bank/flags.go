@@ -158,11 +158,7 @@ func runSeed(ctx context.Context, args []string) error {
 	if *n < 1 || *n > 99999 {
 		return fmt.Errorf("--customers must be 1-99999, got %d", *n)
 	}
-	login := store.Login("", "")
-	if pw := os.Getenv(store.PasswordEnv); pw != "" {
-		login = store.Login(store.SeedUser, pw)
-	}
-	nc, js, err := store.Connect(*urls, "seed", login)
+	nc, js, err := store.Connect(*urls, "seed", store.Login(store.SeedUser, os.Getenv(store.PasswordEnv)))
 	if err != nil {
 		return err
 	}
