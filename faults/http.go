@@ -31,7 +31,8 @@ type HTTPFault struct {
 	insts []platform.Instance
 }
 
-var adminClient = &http.Client{Timeout: 2 * time.Second}
+// adminTimeout bounds each call to an instance's fault admin endpoint.
+const adminTimeout = 2 * time.Second
 
 // Name implements Fault.
 func (h *HTTPFault) Name() string {
@@ -83,7 +84,7 @@ func (h *HTTPFault) admin(ctx context.Context, env *Env, instance, method, path 
 	if err != nil {
 		return nil, err
 	}
-	url := "http://" + addr + path
+	url := platform.URL(ep, addr, path)
 	var rd *bytes.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -96,7 +97,7 @@ func (h *HTTPFault) admin(ctx context.Context, env *Env, instance, method, path 
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return adminClient.Do(platform.Authorize(req, ep))
+	return platform.HTTPClient(ep, adminTimeout).Do(platform.Authorize(req, ep))
 }
 
 // Inject implements Fault.

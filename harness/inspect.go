@@ -82,11 +82,11 @@ func (s *suite) scrape(ctx context.Context, inst platform.Instance, name string,
 	if err != nil {
 		return 0, err
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url(addr, "/metrics"), nil)
 	if ep, err := platform.As[platform.Endpoints](s.plat, "reading metrics"); err == nil {
 		platform.Authorize(req, ep)
 	}
-	resp, err := adminHTTP.Do(req)
+	resp, err := s.http().Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -122,29 +122,30 @@ metrics:
 	return total, nil
 }
 
-// Get calls GET path on one instance of service as customer (X-Customer) and
-// decodes the JSON answer into v.
-func (in *Inspect) Get(ctx context.Context, service, path, customer string, v any) error {
-	insts := in.s.plat.Instances(service)
-	if len(insts) == 0 {
-		return fmt.Errorf("no instance of %s", service)
+// AsCustomer calls GET path on edge (through its ingress, as the
+// customer's app does) with customer c's session, and decodes the JSON
+// answer into v: what the customer sees.
+func (in *Inspect) AsCustomer(ctx context.Context, c seed.Customer, path string, v any) error {
+	addrs := in.s.ingress.Edge()
+	if len(addrs) == 0 {
+		return errors.New("no edge instance")
+	}
+	scheme := "http://"
+	if in.s.ingress.TLS != nil {
+		scheme = "https://"
 	}
 	var err error
-	for _, inst := range insts {
-		var addr string
-		if addr, err = in.s.endpoint(ctx, inst); err != nil {
-			continue
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
-		req.Header.Set("X-Customer", customer)
+	for _, addr := range addrs {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme+addr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 		var resp *http.Response
-		if resp, err = adminHTTP.Do(req); err != nil {
+		if resp, err = in.s.customerHTTP().Do(req); err != nil {
 			continue
 		}
 		err = json.NewDecoder(resp.Body).Decode(v)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("GET %s on %s: status %d", path, inst.Name, resp.StatusCode)
+			err = fmt.Errorf("GET %s on edge at %s as %s: status %d", path, addr, c.ID, resp.StatusCode)
 		}
 		if err == nil {
 			return nil

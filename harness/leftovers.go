@@ -50,8 +50,8 @@ func (s *suite) leftovers() check.Result {
 		if err != nil {
 			continue // not reachable right now; it restarts with no faults
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/admin/faults", nil)
-		resp, err := adminHTTP.Do(platform.Authorize(req, ep))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url(addr, "/admin/faults"), nil)
+		resp, err := s.http().Do(platform.Authorize(req, ep))
 		if err != nil {
 			continue // not running right now; it restarts with no faults
 		}

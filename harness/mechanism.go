@@ -160,8 +160,8 @@ func (d *drainSampler) sample(ctx context.Context, s *suite, inst platform.Insta
 	if err != nil {
 		return
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-	resp, err := adminHTTP.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url(addr, "/readyz"), nil)
+	resp, err := s.http().Do(req)
 	if err != nil {
 		return
 	}

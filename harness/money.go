@@ -46,14 +46,12 @@ type moneyState struct {
 	answersErr error
 }
 
-var adminHTTP = &http.Client{Timeout: 20 * time.Second}
-
-func getJSON(ctx context.Context, url string, v any) error {
+func (s *suite) getJSON(ctx context.Context, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := adminHTTP.Do(req)
+	resp, err := s.http().Do(req)
 	if err != nil {
 		return err
 	}
@@ -174,7 +172,7 @@ func (s *suite) cardAnswers(ctx context.Context, msgs map[string]history.Op) ([]
 			errs = append(errs, err)
 			continue
 		}
-		all, err := listCardAnswers(ctx, "http://"+addr+cardapi.AnswersPath)
+		all, err := s.listCardAnswers(ctx, s.url(addr, cardapi.AnswersPath))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -193,7 +191,7 @@ func (s *suite) cardAnswers(ctx context.Context, msgs map[string]history.Op) ([]
 	return nil, errors.Join(errs...)
 }
 
-func listCardAnswers(ctx context.Context, url string) ([]cardprocessing.AuthResponse, error) {
+func (s *suite) listCardAnswers(ctx context.Context, url string) ([]cardprocessing.AuthResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, answersDeadline)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -201,7 +199,7 @@ func listCardAnswers(ctx context.Context, url string) ([]cardprocessing.AuthResp
 		return nil, fmt.Errorf("read card-api answers: %w", err)
 	}
 	req.Header.Set(mesh.HeaderDeadline, strconv.FormatInt(answersDeadline.Milliseconds(), 10))
-	resp, err := adminHTTP.Do(req)
+	resp, err := s.http().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("read card-api answers: %w", err)
 	}
@@ -244,7 +242,7 @@ func (s *suite) audit(ctx context.Context, ops []history.Op) moneyState {
 		if addr, st.err = s.endpoint(ctx, in); st.err != nil {
 			continue
 		}
-		if st.err = getJSON(ctx, "http://"+addr+"/v1/audit?detail=1", &st.audit); st.err == nil {
+		if st.err = s.getJSON(ctx, s.url(addr, "/v1/audit?detail=1"), &st.audit); st.err == nil {
 			break
 		}
 	}
@@ -261,7 +259,7 @@ func (s *suite) audit(ctx context.Context, ops []history.Op) moneyState {
 		var b balance.Balance
 		addr, err := s.endpoint(ctx, bal[i%len(bal)])
 		if err == nil {
-			err = getJSON(ctx, "http://"+addr+"/v1/accounts/"+c.Account+"/balance", &b)
+			err = s.getJSON(ctx, s.url(addr, "/v1/accounts/"+c.Account+"/balance"), &b)
 		}
 		switch {
 		case err != nil:

@@ -41,7 +41,9 @@ type suite struct {
 	plat      platform.Platform
 	data      seed.Data
 	gen       *load.Gen
-	startup   time.Duration
+	ingress   load.Ingress // where and how the load reaches the bank (Inspect.AsCustomer too)
+	outsideClient
+	startup time.Duration
 
 	mu       sync.Mutex
 	results  []result.Scenario
@@ -234,11 +236,15 @@ func (s *suite) ensure() error {
 		if s.startErr = err; err != nil {
 			return
 		}
-		s.gen = load.NewGen(s.data, load.Ingress{
+		s.ingress = load.Ingress{
 			Edge:    func() []string { return p.Ingress("edge") },
 			CardAPI: func() []string { return p.Ingress("card-api") },
 			CardKey: cards.CardKey(),
-		}, uint64(s.cfg.Seed), s.runID)
+		}
+		if id, ok := p.(platform.Identity); ok {
+			s.ingress.TLS = id.OutsideTLS()
+		}
+		s.gen = load.NewGen(s.data, s.ingress, uint64(s.cfg.Seed), s.runID)
 		s.startup = time.Since(t0)
 		progress("bank up and seeded with %d customers in %v; settling for %v", len(s.data.Customers), s.startup.Round(time.Millisecond), Settle)
 		// A store just started and seeded is still busy (leaders for every

@@ -78,7 +78,7 @@ func feedCaughtUp(ctx context.Context, in *harness.Inspect, _ any) check.Result 
 		seen = 0
 		for _, c := range in.Data().Customers {
 			var f feed.Feed
-			if err := in.Get(ctx, "feed", "/v1/customers/"+c.ID+"/feed", c.ID, &f); err != nil {
+			if err := in.AsCustomer(ctx, c, "/v1/feed", &f); err != nil {
 				return err
 			}
 			for _, it := range f.Items {

@@ -8,6 +8,7 @@
 package load
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -25,11 +26,21 @@ import (
 
 // Ingress is where and how clients reach the bank: functions that return
 // the host:port addresses to use now (the ready ones, as a load balancer
-// would), and the key the card network signs its messages with.
+// would), the key the card network signs its messages with, and the TLS
+// settings of a caller from outside the mesh.
 type Ingress struct {
 	Edge    func() []string
 	CardAPI func() []string
-	CardKey []byte // cardapi.Sign; the platform's (platform.CardNetwork)
+	CardKey []byte      // cardapi.Sign; the platform's (platform.CardNetwork)
+	TLS     *tls.Config // the platform's (platform.Identity); nil: plain HTTP
+}
+
+// scheme is how the ingress is reached.
+func (in Ingress) scheme() string {
+	if in.TLS != nil {
+		return "https://"
+	}
+	return "http://"
 }
 
 // request is what a journey builds for one hit.
@@ -143,10 +154,12 @@ func (g *Gen) edge(c seed.Customer, method, path string, body any) request {
 
 // edgeURL and cardAPIURL pick a ready ingress instance, as a load balancer
 // would. The caller holds g.mu.
-func (g *Gen) edgeURL(path string) string { return "http://" + g.pick(g.ingress.Edge()) + path }
+func (g *Gen) edgeURL(path string) string {
+	return g.ingress.scheme() + g.pick(g.ingress.Edge()) + path
+}
 
 func (g *Gen) cardAPIURL() string {
-	return "http://" + g.pick(g.ingress.CardAPI()) + "/v1/authorisations"
+	return g.ingress.scheme() + g.pick(g.ingress.CardAPI()) + "/v1/authorisations"
 }
 
 // locked wraps f to run under g.mu, for retries made outside the builders.

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -193,6 +194,10 @@ type Endpoints interface {
 	// AdminToken is the bearer token the bank's /admin and /metrics
 	// require: the platform issues one per run (see Authorize).
 	AdminToken() string
+	// TLS is the harness's TLS settings for the bank's servers (its
+	// certificate, the run's CA), or nil when the bank speaks plain HTTP:
+	// see URL and HTTPClient.
+	TLS() *tls.Config
 }
 
 // Authorize makes req carry ep's admin token, for a bank's /admin or

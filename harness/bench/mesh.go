@@ -80,7 +80,7 @@ func Mesh(ctx context.Context, rates []float64, step time.Duration, p99Goal time
 
 	h, _ := history.New("")
 	g := load.NewGen(data, load.Ingress{Edge: func() []string { return p.Ingress("edge") },
-		CardAPI: func() []string { return p.Ingress("card-api") }, CardKey: p.CardKey()}, 1, "bench-"+filepath.Base(dir))
+		CardAPI: func() []string { return p.Ingress("card-api") }, CardKey: p.CardKey(), TLS: p.OutsideTLS()}, 1, "bench-"+filepath.Base(dir))
 	best := 0.0
 	for _, r := range rates {
 		name := fmt.Sprintf("rate-%.0f", r)

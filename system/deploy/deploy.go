@@ -32,6 +32,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/faultline/faultline/system/identity"
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/sidecar"
 	"github.com/faultline/faultline/system/store"
@@ -67,6 +68,13 @@ type Options struct {
 	// derived from it into the Secret's key "store-<service>" (and
 	// "store-seed" for the seed Job).
 	StoreKey []byte
+	// Identity, when set, issues each service its certificate (the run's
+	// certificate authority: platform.RunIdentity.Credentials), rendered
+	// as the Secret bank-identity ("ca", "<service>.crt", "<service>.key")
+	// that each bank container reads BANK_TLS_* from: the bank then
+	// speaks mutual TLS (package identity) and its probes HTTPS. Nil
+	// leaves both out: plain HTTP, every route open to any caller.
+	Identity func(name string) (*identity.Credentials, error)
 }
 
 // DefaultImage is the bank's image: FROM scratch, /bank only.
@@ -238,7 +246,20 @@ func Write(w io.Writer, o Options) error {
 		}
 		logins = append(logins, login{store.SeedUser, store.Password(o.StoreKey, store.SeedUser)})
 	}
-	return tmpl.Execute(w, map[string]any{"NS": o.Namespace, "AdminToken": o.AdminToken, "SeedKey": o.SeedKey, "CardKey": o.CardKey,
+	type cert struct{ Name, Cert, Key string }
+	var certs []cert
+	var ca string
+	if o.Identity != nil {
+		for _, s := range topology.Services {
+			c, err := o.Identity(s.Name)
+			if err != nil {
+				return fmt.Errorf("%s's certificate: %w", s.Name, err)
+			}
+			certs = append(certs, cert{s.Name, fmt.Sprintf("%q", c.Cert), fmt.Sprintf("%q", c.Key)})
+			ca = fmt.Sprintf("%q", c.CA)
+		}
+	}
+	return tmpl.Execute(w, map[string]any{"TLS": o.Identity != nil, "CA": ca, "Certs": certs, "NS": o.Namespace, "AdminToken": o.AdminToken, "SeedKey": o.SeedKey, "CardKey": o.CardKey,
 		"StoreKey": hex.EncodeToString(o.StoreKey), "StorePasswords": logins, "Image": o.Image, "Run": o.Run, "Port": Port,
 		"AdminPort": AdminPort, "SidecarPort": sidecar.APIPort, "Routes": strings.Join(routes, ","),
 		"StoreNodes": topology.StoreNodes, "StorageClass": o.StorageClass, "StoreSize": o.StoreSize,
@@ -277,6 +298,21 @@ stringData:
   store: "{{.StoreKey}}"
 {{- range .StorePasswords}}
   store-{{.User}}: "{{.Password}}"
+{{- end}}
+{{- end}}
+{{- if .TLS}}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: bank-identity
+  namespace: {{.NS}}
+  labels: {app.kubernetes.io/part-of: faultline-bank, app.kubernetes.io/managed-by: faultline{{if .Run}}, faultline.dev/run: "{{.Run}}"{{end}}}
+stringData:
+  ca: {{.CA}}
+{{- range .Certs}}
+  {{.Name}}.crt: {{.Cert}}
+  {{.Name}}.key: {{.Key}}
 {{- end}}
 {{- end}}
 ---
@@ -431,10 +467,15 @@ spec:
 {{- if eq .Name "card-api"}}
         - {name: BANK_CARD_KEY, valueFrom: {secretKeyRef: {name: bank-admin, key: card}}}
 {{- end}}
+{{- if $.TLS}}
+        - {name: BANK_TLS_CA, valueFrom: {secretKeyRef: {name: bank-identity, key: ca}}}
+        - {name: BANK_TLS_CERT, valueFrom: {secretKeyRef: {name: bank-identity, key: {{.Name}}.crt}}}
+        - {name: BANK_TLS_KEY, valueFrom: {secretKeyRef: {name: bank-identity, key: {{.Name}}.key}}}
+{{- end}}
         ports: [{name: http, containerPort: {{$.Port}}}]
-        startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 120}
-        livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}}, periodSeconds: 5, failureThreshold: 3}
-        readinessProbe: {httpGet: {path: /readyz, port: {{$.Port}}}, periodSeconds: 1, failureThreshold: 3}
+        startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}{{if $.TLS}}, scheme: HTTPS{{end}}}, periodSeconds: 1, failureThreshold: 120}
+        livenessProbe: {httpGet: {path: /healthz, port: {{$.Port}}{{if $.TLS}}, scheme: HTTPS{{end}}}, periodSeconds: 5, failureThreshold: 3}
+        readinessProbe: {httpGet: {path: /readyz, port: {{$.Port}}{{if $.TLS}}, scheme: HTTPS{{end}}}, periodSeconds: 1, failureThreshold: 3}
         lifecycle: {preStop: {sleep: {seconds: {{$.PreStop}}}}}
         resources: {requests: {cpu: {{.CPU}}, memory: 32Mi}, limits: {memory: 256Mi}}
         securityContext: {runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}

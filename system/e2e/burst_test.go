@@ -59,7 +59,7 @@ func TestBurstSurvivesKills(t *testing.T) {
 				a := answer{id: id, amount: req.Amount}
 				for try := range len(urls) {
 					var resp cardprocessing.AuthResponse
-					status, err := c.do(context.Background(), "POST", "http://"+urls[(i+try)%len(urls)]+"/v1/authorisations", "", "", req, &resp)
+					status, err := c.do(context.Background(), "POST", "https://"+urls[(i+try)%len(urls)]+"/v1/authorisations", "", "", req, &resp)
 					if err == nil && status == 200 {
 						a.code = resp.Code
 						break

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,14 +17,42 @@ import (
 	"github.com/faultline/faultline/system/cardapi"
 )
 
-// bankClient calls the bank as the app and the card network do.
+// bankClient calls the bank as the app and the card network do, or as the
+// harness (its certificate: it may read any route), or as a service of the
+// mesh (newClientAs).
 type bankClient struct {
 	t    testing.TB
 	http *http.Client
 }
 
+// newClient returns a client with the harness's certificate.
 func newClient(t testing.TB) *bankClient {
-	return &bankClient{t: t, http: &http.Client{Timeout: 5 * time.Second}}
+	return &bankClient{t: t, http: harnessHTTP(t)}
+}
+
+// harnessHTTP returns an HTTP client with the harness's certificate.
+func harnessHTTP(t testing.TB) *http.Client {
+	require.NotNil(t, shared, "the shared bank is not started")
+	harnessOnce.Do(func() {
+		harnessClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: shared.TLS()}}
+	})
+	return harnessClient
+}
+
+var (
+	harnessOnce   sync.Once
+	harnessClient *http.Client
+)
+
+// newClientAs returns a client with service's certificate, issued by the
+// shared bank's authority: it calls as that service does.
+func newClientAs(t testing.TB, service string) *bankClient {
+	require.NotNil(t, shared, "the shared bank is not started")
+	creds, err := shared.Credentials(service)
+	require.NoError(t, err)
+	cfg, err := creds.AnyService()
+	require.NoError(t, err)
+	return &bankClient{t: t, http: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}}
 }
 
 // do sends a JSON request and decodes a JSON answer; it returns the status.

@@ -24,7 +24,7 @@ func raw(t *testing.T, method, url, token, key, body string) (int, string) {
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := harnessHTTP(t).Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -41,8 +41,8 @@ func raw(t *testing.T, method, url, token, key, body string) (int, string) {
 // JSON error body, never a 500.
 func TestBadInputIsRefusedCleanly(t *testing.T) {
 	p, d := bank(t)
-	edge := "http://" + p.Ingress("edge")[0]
-	cardAPI := "http://" + p.Ingress("card-api")[0]
+	edge := "https://" + p.Ingress("edge")[0]
+	cardAPI := "https://" + p.Ingress("card-api")[0]
 	alice, bob := d.Customers[2], d.Customers[3]
 	auth := func(body string) (int, string) { return raw(t, "POST", cardAPI+"/v1/authorisations", "", "", body) }
 	pay := func(token, key, body string) (int, string) {
@@ -112,7 +112,7 @@ func TestBadInputIsRefusedCleanly(t *testing.T) {
 // is refused, whichever way it is asked for.
 func TestCustomersOnlyReachTheirOwnMoney(t *testing.T) {
 	p, d := bank(t)
-	edge := "http://" + p.Ingress("edge")[0]
+	edge := "https://" + p.Ingress("edge")[0]
 	alice, bob := d.Customers[4], d.Customers[5]
 	status, code := raw(t, "POST", edge+"/v1/payments", alice.Token, "steal-000001",
 		`{"from":"`+bob.Account+`","to":"`+alice.Account+`","amount":100,"currency":"GBP"}`)
@@ -122,21 +122,23 @@ func TestCustomersOnlyReachTheirOwnMoney(t *testing.T) {
 	assert.Equal(t, 403, status, "reading someone else's balance")
 	status, _ = raw(t, "PUT", edge+"/v1/cards/"+bob.Card+"/status", alice.Token, "", `{"status":"frozen"}`)
 	assert.Equal(t, 403, status, "freezing someone else's card")
-	// Behind edge, services refuse a customer header that does not match.
-	bal := p.Instances("balance")[0].Addr
-	req, _ := http.NewRequest("GET", "http://"+bal+"/v1/accounts/"+bob.Account+"/balance", nil)
-	req.Header.Set("X-Customer", alice.ID)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, 403, resp.StatusCode)
-	feed := p.Instances("feed")[0].Addr
-	req, _ = http.NewRequest("GET", "http://"+feed+"/v1/customers/"+bob.ID+"/feed", nil)
-	req.Header.Set("X-Customer", alice.ID)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, 403, resp.StatusCode)
+	// Behind edge, services refuse a customer edge names who does not own
+	// what is asked for (edge is the one service that may name one).
+	asEdge := newClientAs(t, "edge").http
+	for _, url := range []string{
+		"https://" + p.Instances("balance")[0].Addr + "/v1/accounts/" + bob.Account + "/balance",
+		"https://" + p.Instances("feed")[0].Addr + "/v1/customers/" + bob.ID + "/feed",
+	} {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("X-Customer", alice.ID)
+		resp, err := asEdge.Do(req)
+		require.NoError(t, err)
+		var e struct{ Error, Detail string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		assert.Equal(t, 403, resp.StatusCode, url)
+		assert.Contains(t, e.Detail, "not your", "refused by the owner check, not the route's policy: %+v", e)
+	}
 	a := audit(t, p)
 	assert.Zero(t, a.Refs["c00005/steal-000001"].Debits)
 }

@@ -28,8 +28,8 @@ func TestEveryJourney(t *testing.T) {
 	p, d := bank(t)
 	c := newClient(t)
 	ctx := context.Background()
-	edge := "http://" + p.Ingress("edge")[0]
-	cardAPI := "http://" + p.Ingress("card-api")[0]
+	edge := "https://" + p.Ingress("edge")[0]
+	cardAPI := "https://" + p.Ingress("card-api")[0]
 	alice, bob := d.Customers[0], d.Customers[1]
 	m := d.Merchants[0]
 

@@ -87,7 +87,7 @@ func audit(t *testing.T, p *local.Platform) transactions.Audit {
 	var a transactions.Audit
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		status, err := c.do(context.Background(), "GET", "http://"+addr+"/v1/audit?detail=1", "", "", nil, &a)
+		status, err := c.do(context.Background(), "GET", "https://"+addr+"/v1/audit?detail=1", "", "", nil, &a)
 		if err == nil && status == 200 && a.Unsettled == 0 {
 			return a
 		}

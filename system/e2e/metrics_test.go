@@ -18,8 +18,8 @@ import (
 // `code="409"`).
 func metricSum(t *testing.T, p platform.Endpoints, addr, name string, labels ...string) float64 {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(platform.Authorize(req, p))
+	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/metrics", nil)
+	resp, err := harnessHTTP(t).Do(platform.Authorize(req, p))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	defer resp.Body.Close()

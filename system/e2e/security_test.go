@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/system/balance"
 	"github.com/faultline/faultline/system/cardapi"
 	"github.com/faultline/faultline/system/cardprocessing"
+	"github.com/faultline/faultline/system/identity"
 	edgepkg "github.com/faultline/faultline/system/edge"
 	"github.com/faultline/faultline/system/payments"
 	"github.com/faultline/faultline/system/store"
@@ -32,9 +33,9 @@ func TestInternalMoneyRoutesRefuseWhatWouldCreateMoney(t *testing.T) {
 	c := newClient(t)
 	ctx := context.Background()
 	cust := d.Customers[30]
-	cp := "http://" + p.Instances("card-processing")[0].Addr
-	bal := "http://" + p.Instances("balance")[0].Addr
-	ledger := "http://" + p.Instances("transactions")[0].Addr
+	cp := "https://" + p.Instances("card-processing")[0].Addr
+	bal := "https://" + p.Instances("balance")[0].Addr
+	ledger := "https://" + p.Instances("transactions")[0].Addr
 	before := audit(t, p)
 
 	var last transactions.Entry
@@ -72,9 +73,12 @@ func TestInternalMoneyRoutesRefuseWhatWouldCreateMoney(t *testing.T) {
 			transactions.AppendRequest{ExpectedSeq: last.Seq, Entry: transactions.Entry{Key: "rev:sec2", Account: cust.Account, Customer: cust.ID,
 				Amount: 1, BalanceAfter: last.BalanceAfter + 1, Limit: last.Limit + 500000, Kind: transactions.KindCardReverse, Ref: "sec-rev2"}}, 422},
 	}
+	// Each route is called as the one service that may call it.
+	callers := map[string]*bankClient{cp: newClientAs(t, "card-api"), bal: newClientAs(t, "card-processing"), ledger: newClientAs(t, "balance")}
 	for _, tc := range cases {
 		var out map[string]any
-		status, err := c.do(ctx, "POST", tc.url, "", tc.key, tc.body, &out)
+		base := tc.url[:strings.Index(tc.url, "/v1/")]
+		status, err := callers[base].do(ctx, "POST", tc.url, "", tc.key, tc.body, &out)
 		require.NoError(t, err, tc.name)
 		assert.Equal(t, tc.status, status, "%s: %v", tc.name, out)
 	}
@@ -94,8 +98,8 @@ func TestReusedKeysAreRefused(t *testing.T) {
 	p, d := bank(t)
 	c := newClient(t)
 	ctx := context.Background()
-	cardAPI := "http://" + p.Ingress("card-api")[0]
-	edge := "http://" + p.Ingress("edge")[0]
+	cardAPI := "https://" + p.Ingress("card-api")[0]
+	edge := "https://" + p.Ingress("edge")[0]
 	first, second := d.Customers[32], d.Customers[33]
 	before := audit(t, p)
 
@@ -123,7 +127,7 @@ func TestReusedKeysAreRefused(t *testing.T) {
 	// Straight to card-processing (the answers record skipped): balance
 	// binds the key, and card-processing answers 94.
 	var cpResp cardprocessing.AuthResponse
-	status, err := c.do(ctx, "POST", "http://"+p.Instances("card-processing")[0].Addr+"/v1/authorise", "", "auth:sec-reuse", other, &cpResp)
+	status, err := newClientAs(t, "card-api").do(ctx, "POST", "https://"+p.Instances("card-processing")[0].Addr+"/v1/authorise", "", "auth:sec-reuse", other, &cpResp)
 	require.NoError(t, err)
 	require.Equal(t, 200, status)
 	assert.Equal(t, cardprocessing.CodeDuplicate, cpResp.Code, "%+v", cpResp)
@@ -157,15 +161,15 @@ func TestAdminRoutesNeedTheRunsToken(t *testing.T) {
 	p, _ := bank(t)
 	for _, entry := range []string{p.Ingress("card-api")[0], p.Ingress("edge")[0]} {
 		for _, path := range []string{"/admin/faults", "/metrics"} {
-			status, code := raw(t, "GET", "http://"+entry+path, "", "", "")
+			status, code := raw(t, "GET", "https://"+entry+path, "", "", "")
 			assert.Equal(t, http.StatusUnauthorized, status, "%s%s", entry, path)
 			assert.Equal(t, "unauthenticated", code)
-			status, _ = raw(t, "GET", "http://"+entry+path, "not-the-token-at-all", "", "")
+			status, _ = raw(t, "GET", "https://"+entry+path, "not-the-token-at-all", "", "")
 			assert.Equal(t, http.StatusUnauthorized, status, "%s%s with a wrong token", entry, path)
 		}
 	}
 	in := p.Instances("card-api")[0]
-	status, _ := raw(t, "GET", "http://"+in.Addr+"/admin/faults", p.AdminToken(), "", "")
+	status, _ := raw(t, "GET", "https://"+in.Addr+"/admin/faults", p.AdminToken(), "", "")
 	assert.Equal(t, http.StatusOK, status, "the harness, with the run's token")
 }
 
@@ -176,8 +180,8 @@ func TestAdminRoutesNeedTheRunsToken(t *testing.T) {
 // without regard to case, are refused; error bodies are JSON everywhere.
 func TestCustomerInputIsCheckedBeforeItIsUsed(t *testing.T) {
 	p, d := bank(t)
-	edge := "http://" + p.Ingress("edge")[0]
-	cardAPI := "http://" + p.Ingress("card-api")[0]
+	edge := "https://" + p.Ingress("edge")[0]
+	cardAPI := "https://" + p.Ingress("card-api")[0]
 	cust := d.Customers[34]
 	svg := base64.StdEncoding.EncodeToString([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
 	cases := []struct {
@@ -209,7 +213,7 @@ func TestCustomerInputIsCheckedBeforeItIsUsed(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+cust.Token)
 	long := strings.Repeat("r", 16<<10)
 	req.Header.Set("X-Request-Id", long)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := harnessHTTP(t).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
@@ -222,7 +226,7 @@ func TestCustomerInputIsCheckedBeforeItIsUsed(t *testing.T) {
 // expiry is refused.
 func TestSessionsAreSecretAndExpire(t *testing.T) {
 	p, d := bank(t)
-	edge := "http://" + p.Ingress("edge")[0]
+	edge := "https://" + p.Ingress("edge")[0]
 	h := sha256.Sum256(fmt.Appendf(nil, "faultline-seed-%d-%d", d.Seed, 1))
 	status, code := raw(t, "GET", edge+"/v1/balance", fmt.Sprintf("tk_%x", h[:16]), "", "")
 	assert.Equal(t, http.StatusUnauthorized, status, "the token derived from the public seed")
@@ -251,7 +255,7 @@ func TestSessionsAreSecretAndExpire(t *testing.T) {
 // MAC, or with a MAC under another key, is refused before it is read.
 func TestCardMessagesMustBeSigned(t *testing.T) {
 	p, d := bank(t)
-	url := "http://" + p.Ingress("card-api")[0] + "/v1/authorisations"
+	url := "https://" + p.Ingress("card-api")[0] + "/v1/authorisations"
 	body := []byte(`{"message_id":"sec-unsigned","card_id":"` + d.Customers[36].Card + `","amount":100,"currency":"GBP","merchant":{"id":"m001"}}`)
 	for name, mac := range map[string]string{
 		"no MAC":                "",
@@ -262,15 +266,118 @@ func TestCardMessagesMustBeSigned(t *testing.T) {
 		if mac != "" {
 			req.Header.Set(cardapi.HeaderMAC, mac)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := harnessHTTP(t).Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, name)
 	}
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 	req.Header.Set(cardapi.HeaderMAC, cardapi.Sign(p.CardKey(), body))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := harnessHTTP(t).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "signed with the run's key")
+}
+
+// Every call between services is mutually authenticated and authorised
+// from the mesh description: anything that reaches an instance used to be
+// able to reserve, append to the ledger or void. A caller with no
+// certificate, with another run's, or with a certificate of a service the
+// route does not take is refused before the handler, and the ledger is
+// unchanged.
+func TestServicesTakeOnlyTheCallersTheCallGraphAllows(t *testing.T) {
+	p, d := bank(t)
+	ctx := context.Background()
+	cust := d.Customers[32]
+	merchant := d.Merchants[0]
+	cp := "https://" + p.Instances("card-processing")[0].Addr
+	bal := "https://" + p.Instances("balance")[0].Addr
+	ledger := "https://" + p.Instances("transactions")[0].Addr
+	cardsURL := "https://" + p.Instances("cards")[0].Addr + "/v1/cards/" + cust.Card
+	before := audit(t, p)
+
+	auth := cardprocessing.AuthRequest{MessageID: "sec-mtls", CardID: cust.Card, Amount: 100, Currency: "GBP", Merchant: merchant}
+	reserve := balance.ReserveRequest{Key: "auth:sec-mtls", Account: cust.Account, Amount: -100, Kind: transactions.KindCard,
+		Counterparty: "merchant:" + merchant.ID, Ref: "sec-mtls", Merchant: &merchant}
+	var last transactions.Entry
+	status, err := newClient(t).do(ctx, "GET", ledger+"/v1/ledger/accounts/"+cust.Account+"/last", "", "", nil, &last)
+	require.NoError(t, err)
+	require.Equal(t, 200, status, "the harness reads")
+	appendReq := transactions.AppendRequest{ExpectedSeq: last.Seq, Entry: transactions.Entry{Key: "auth:sec-mtls", Account: cust.Account,
+		Customer: cust.ID, Amount: -100, BalanceAfter: last.BalanceAfter - 100, Limit: last.Limit, Kind: transactions.KindCard,
+		Counterparty: "merchant:" + merchant.ID, Ref: "sec-mtls"}}
+
+	stranger := otherRun(t)
+	cases := []struct {
+		name   string
+		c      *bankClient
+		url    string
+		key    string
+		body   any
+		status int
+		code   string
+	}{
+		{"no certificate: authorise", outsideClient(t), cp + "/v1/authorise", "auth:sec-mtls", auth, 401, "unauthenticated"},
+		{"no certificate: reserve", outsideClient(t), bal + "/v1/reserve", "auth:sec-mtls", reserve, 401, "unauthenticated"},
+		{"no certificate: append", outsideClient(t), ledger + "/v1/ledger/append", "auth:sec-mtls", appendReq, 401, "unauthenticated"},
+		{"the harness: reserve", newClient(t), bal + "/v1/reserve", "auth:sec-mtls", reserve, 403, "forbidden"},
+		{"the harness: append", newClient(t), ledger + "/v1/ledger/append", "auth:sec-mtls", appendReq, 403, "forbidden"},
+		{"edge: reserve", newClientAs(t, "edge"), bal + "/v1/reserve", "auth:sec-mtls", reserve, 403, "forbidden"},
+		{"card-processing: append", newClientAs(t, "card-processing"), ledger + "/v1/ledger/append", "auth:sec-mtls", appendReq, 403, "forbidden"},
+		{"payments: void", newClientAs(t, "payments"), bal + "/v1/void", "auth:sec-mtls:void",
+			balance.VoidRequest{Key: "auth:sec-mtls", Account: cust.Account, Ref: "sec-mtls"}, 403, "forbidden"},
+	}
+	for _, tc := range cases {
+		var out struct{ Error, Detail string }
+		status, err := tc.c.do(ctx, "POST", tc.url, "", tc.key, tc.body, &out)
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.status, status, "%s: %+v", tc.name, out)
+		assert.Equal(t, tc.code, out.Error, tc.name)
+	}
+
+	// Only edge may say which customer a call is for.
+	req, _ := http.NewRequest("GET", cardsURL, nil)
+	req.Header.Set("X-Customer", cust.ID)
+	resp, err := newClientAs(t, "card-processing").http.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 403, resp.StatusCode, "card-processing naming a customer")
+	req, _ = http.NewRequest("GET", cardsURL, nil)
+	resp, err = newClientAs(t, "edge").http.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 403, resp.StatusCode, "edge naming no customer")
+
+	// Another run's certificates, and plain HTTP, get nothing.
+	_, err = stranger.http.Get(bal + "/v1/accounts/" + cust.Account + "/balance")
+	assert.Error(t, err, "a certificate from another authority fails the handshake")
+	resp, err = (&http.Client{Timeout: 5 * time.Second}).Post(strings.Replace(bal, "https://", "http://", 1)+"/v1/reserve", "application/json", strings.NewReader("{}"))
+	if err == nil {
+		resp.Body.Close()
+		assert.Equal(t, 400, resp.StatusCode, "plain HTTP is not served")
+	}
+
+	after := audit(t, p)
+	assert.True(t, after.OK, "audit problems: %v", after.Problems)
+	assert.Equal(t, before.Balances[cust.Account], after.Balances[cust.Account], "the account is unchanged")
+	assert.Zero(t, after.Refs["sec-mtls"].Debits, "nothing reserved")
+}
+
+// outsideClient calls as a client from outside the mesh: the run's CA, no
+// certificate.
+func outsideClient(t *testing.T) *bankClient {
+	return &bankClient{t: t, http: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: shared.OutsideTLS()}}}
+}
+
+// otherRun calls with a certificate for card-processing from another
+// run's authority, trusting any server.
+func otherRun(t *testing.T) *bankClient {
+	ca, err := identity.NewAuthority()
+	require.NoError(t, err)
+	creds, err := ca.Issue("card-processing")
+	require.NoError(t, err)
+	cfg, err := creds.AnyService()
+	require.NoError(t, err)
+	cfg.VerifyConnection = nil // trust the server: only our certificate is on trial
+	return &bankClient{t: t, http: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}}
 }

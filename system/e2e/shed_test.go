@@ -27,14 +27,14 @@ func TestCardAPIShedsLoadWhenCardProcessingIsSlow(t *testing.T) {
 	c := newClient(t)
 	fault := mesh.Fault{ID: "e2e-slow-card-processing", Route: "/v1/authorise", DelayRate: 1, DelayMs: 420}
 	for _, in := range p.Instances("card-processing") {
-		status, err := c.do(context.Background(), http.MethodPost, "http://"+in.Addr+"/admin/faults", p.AdminToken(), "", fault, nil)
+		status, err := c.do(context.Background(), http.MethodPost, "https://"+in.Addr+"/admin/faults", p.AdminToken(), "", fault, nil)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, status, "inject the delay on %s", in.Name)
 		t.Cleanup(func() {
-			_, _ = c.do(context.Background(), http.MethodDelete, "http://"+in.Addr+"/admin/faults/"+fault.ID, p.AdminToken(), "", nil, nil)
+			_, _ = c.do(context.Background(), http.MethodDelete, "https://"+in.Addr+"/admin/faults/"+fault.ID, p.AdminToken(), "", nil, nil)
 		})
 	}
-	url := "http://" + p.Ingress("card-api")[0] + "/v1/authorisations"
+	url := "https://" + p.Ingress("card-api")[0] + "/v1/authorisations"
 	type answer struct {
 		id, code, reason string
 		wave             int

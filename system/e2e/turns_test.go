@@ -24,7 +24,7 @@ import (
 // fault.)
 func TestOneReplicaWritesToAnAccountInTurn(t *testing.T) {
 	p, d := bank(t)
-	c := newClient(t)
+	c := newClientAs(t, "card-processing")
 	conflicts := func() float64 {
 		var n float64
 		for _, in := range p.Instances("transactions") {
@@ -34,7 +34,7 @@ func TestOneReplicaWritesToAnAccountInTurn(t *testing.T) {
 	}
 	before := conflicts()
 	account := d.Customers[47].Account
-	url := "http://" + p.Instances("balance")[0].Addr + "/v1/reserve"
+	url := "https://" + p.Instances("balance")[0].Addr + "/v1/reserve"
 	const debits = 24
 	var wg sync.WaitGroup
 	outcomes := make([]balance.Outcome, debits)

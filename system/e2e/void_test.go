@@ -18,7 +18,7 @@ func TestVoidReversesTheChargedAccount(t *testing.T) {
 	p, d := bank(t)
 	c := newClient(t)
 	ctx := context.Background()
-	cardAPI := "http://" + p.Ingress("card-api")[0]
+	cardAPI := "https://" + p.Ingress("card-api")[0]
 	payer, other := d.Customers[40], d.Customers[41]
 	before := audit(t, p)
 
@@ -29,7 +29,7 @@ func TestVoidReversesTheChargedAccount(t *testing.T) {
 
 	key := cardprocessing.AuthKey(req.MessageID)
 	var out balance.VoidResponse
-	status, err := c.do(ctx, "POST", "http://"+p.Instances("balance")[0].Addr+"/v1/void", "", key+":void",
+	status, err := newClientAs(t, "card-processing").do(ctx, "POST", "https://"+p.Instances("balance")[0].Addr+"/v1/void", "", key+":void",
 		balance.VoidRequest{Key: key, Account: other.Account, Ref: req.MessageID}, &out)
 	require.NoError(t, err)
 	require.Equal(t, 200, status)

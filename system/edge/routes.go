@@ -127,7 +127,7 @@ func (s *service) logo(w http.ResponseWriter, r *http.Request, sess Session) err
 		return mesh.Errorf(400, "bad_merchant", "invalid merchant id")
 	}
 	var m merchant.Merchant
-	if err := s.deps["merchant"].Do(r.Context(), mesh.Call{Method: "GET", Path: "/v1/merchants/" + id}, &m); err != nil {
+	if err := s.deps["merchant"].Do(r.Context(), mesh.Call{Method: "GET", Path: "/v1/merchants/" + id, Customer: sess.Customer}, &m); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")

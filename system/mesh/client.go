@@ -3,6 +3,7 @@ package mesh
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,8 @@ type Client struct {
 	attempts int
 	ejectMin time.Duration // the first ejection of an endpoint
 	ejectMax time.Duration // the longest
+	tls      *tls.Config   // nil: plain HTTP
+	scheme   string        // "http" or "https"
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
@@ -74,20 +77,17 @@ func WithEjection(first, most time.Duration) ClientOption {
 	return func(c *Client) { c.ejectMin, c.ejectMax = first, max(first, most) }
 }
 
+// WithClientTLS makes the client call over TLS with cfg (the caller's
+// certificate, and the dependency's name to expect: identity.ClientConfig).
+func WithClientTLS(cfg *tls.Config) ClientOption { return func(c *Client) { c.tls = cfg } }
+
 // WithRetryBudget shares a retry budget between clients.
 func WithRetryBudget(b *RetryBudget) ClientOption { return func(c *Client) { c.budget = b } }
 
 // NewClient returns a client for dependency dep found by r.
 func NewClient(dep string, r Resolver, m *Metrics, opts ...ClientOption) *Client {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 500 * time.Millisecond, KeepAlive: 15 * time.Second}).DialContext,
-		MaxIdleConns:        512,
-		MaxIdleConnsPerHost: 128,
-		IdleConnTimeout:     30 * time.Second,
-	}
 	c := &Client{
 		dep: dep, resolver: r, metrics: m,
-		http:      &http.Client{Transport: tr},
 		budget:    NewRetryBudget(DefaultRetryRatio, DefaultRetryFloorRPS),
 		timeout:   DefaultCallTimeout,
 		attempts:  DefaultAttempts,
@@ -98,6 +98,18 @@ func NewClient(dep string, r Resolver, m *Metrics, opts ...ClientOption) *Client
 	for _, o := range opts {
 		o(c)
 	}
+	c.scheme = "http"
+	if c.tls != nil {
+		c.scheme = "https"
+	}
+	c.http = &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 500 * time.Millisecond, KeepAlive: 15 * time.Second}).DialContext,
+		TLSClientConfig:     c.tls,
+		TLSHandshakeTimeout: 2 * time.Second,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     30 * time.Second,
+	}}
 	return c
 }
 
@@ -335,7 +347,7 @@ func (c *Client) send(ctx context.Context, ep string, call Call, body []byte) (*
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, call.Method, "http://"+ep+call.Path, rd)
+	req, err := http.NewRequestWithContext(ctx, call.Method, c.scheme+"://"+ep+call.Path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +419,7 @@ func (c *Client) Reachable(ctx context.Context) error {
 	}
 	var errs []error
 	for _, ep := range eps {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ep+"/healthz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+ep+"/healthz", nil)
 		resp, err := c.http.Do(req)
 		if err == nil {
 			resp.Body.Close()

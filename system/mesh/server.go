@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,8 @@ type Server struct {
 	holding      atomic.Bool  // routes answer 503 "starting" until Open
 	maxDeadline  atomic.Int64 // the longest deadline taken from a caller, in ns
 	adminToken   string       // bearer token of /admin and /metrics ("": /metrics open)
+	tls          *tls.Config  // nil: plain HTTP (WithTLS)
+	policy       Policy       // who may call which route (nil: anyone)
 }
 
 // ServerOption configures a Server.
@@ -262,6 +265,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string) {
 		return
 	}
 	if !internalRoute(pattern, r.URL.Path) {
+		if !s.authorised(w, r, pattern) {
+			return
+		}
 		if s.holding.Load() {
 			WriteJSON(w, http.StatusServiceUnavailable, &Error{Code: "starting", Detail: s.name + " is still starting"})
 			return
@@ -333,6 +339,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: MaxDeadline + 30*time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	errc := make(chan error, 1)
 	s.started.Store(true)
 	go func() { errc <- srv.Serve(ln) }()

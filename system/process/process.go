@@ -7,6 +7,7 @@ package process
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +21,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/system/identity"
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/topology"
 )
 
 // Config is the configuration of one process.
@@ -42,7 +45,12 @@ type Config struct {
 	// StorePassword is the service's own password for the store, derived
 	// from the run's store key by the platform (store.Password).
 	StorePassword string
-	RateLimit     int
+	// Identity is the process's certificate (identity.FromEnv): with it,
+	// the process serves TLS, authorises each route from the mesh
+	// description (topology.MayCall) and calls its dependencies over mutual
+	// TLS; without it, plain HTTP and no authorisation.
+	Identity  *identity.Credentials
+	RateLimit int
 	Log           *slog.Logger
 }
 
@@ -85,11 +93,29 @@ func New(cfg Config) (*Process, error) {
 	case cfg.Admin:
 		opts = append(opts, mesh.WithAdmin())
 	}
+	if cfg.Identity != nil {
+		if name, err := cfg.Identity.Name(); err != nil || name != cfg.Service {
+			return nil, fmt.Errorf("%s: its certificate names %q (%v)", cfg.Service, name, err)
+		}
+		tc, err := cfg.Identity.ServerConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, mesh.WithTLS(tc, policy(cfg.Service)))
+	}
 	p := &Process{Config: cfg, Metrics: m, Log: cfg.Log, clients: map[string]*mesh.Client{}}
 	p.Server = mesh.NewServer(cfg.Service, m, opts...)
 	budget := mesh.NewRetryBudget(mesh.DefaultRetryRatio, mesh.DefaultRetryFloorRPS)
 	for dep, r := range cfg.Peers {
-		p.clients[dep] = mesh.NewClient(dep, r, m, mesh.WithRetryBudget(budget))
+		copts := []mesh.ClientOption{mesh.WithRetryBudget(budget)}
+		if cfg.Identity != nil {
+			tc, err := cfg.Identity.ClientConfig(dep)
+			if err != nil {
+				return nil, err
+			}
+			copts = append(copts, mesh.WithClientTLS(tc))
+		}
+		p.clients[dep] = mesh.NewClient(dep, r, m, copts...)
 	}
 	p.Server.AddReadyCheck(func(ctx context.Context) error {
 		if !p.ready.Load() {
@@ -136,6 +162,9 @@ func (p *Process) Run(ctx context.Context, setup Setup) error {
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("admin: listen on %s: %w", p.AdminListen, err)
+		}
+		if tc := p.Server.TLSConfig(); tc != nil {
+			aln = tls.NewListener(aln, tc)
 		}
 		admin := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = admin.Serve(aln) }()
@@ -316,6 +345,17 @@ func ServeKV(kv jetstream.KeyValue, what string, valid func(string) bool) mesh.H
 		mesh.WriteJSON(w, http.StatusOK, v)
 		return nil
 	}
+}
+
+// policy authorises a service's routes from the mesh description.
+type policy string
+
+func (p policy) MayCall(caller, pattern string) error {
+	return topology.MayCall(caller, string(p), pattern)
+}
+
+func (p policy) MayActFor(caller string, customer bool) error {
+	return topology.MayActFor(caller, customer)
 }
 
 // Fatal marks a setup error that no retry can fix, such as a missing

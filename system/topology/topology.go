@@ -162,6 +162,9 @@ func Validate() error {
 			}
 		}
 	}
+	if err := checkAccess(); err != nil {
+		return err
+	}
 	return checkAcyclic()
 }
 

@@ -15,6 +15,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ import (
 	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/groundwork/platform"
 	"github.com/faultline/faultline/system/deploy"
+	"github.com/faultline/faultline/system/identity"
 	"github.com/faultline/faultline/system/seed"
 	"github.com/faultline/faultline/system/topology"
 )
@@ -84,10 +86,11 @@ type Options struct {
 // Platform is the kube platform. Create it with New.
 type Platform struct {
 	o        Options
-	token    string // the run's admin token (AdminToken)
-	seedKey  []byte // the key of the customers' session tokens (Seed)
-	cardKey  []byte // the card network's key (CardKey)
-	storeKey []byte // the store's key, in the Secret; each process gets its own password
+	token    string                // the run's admin token (AdminToken)
+	seedKey  []byte                // the key of the customers' session tokens (Seed)
+	cardKey  []byte                // the card network's key (CardKey)
+	storeKey []byte                // the store's key, in the Secret; each process gets its own password
+	id       *platform.RunIdentity // the run's certificate authority: the Secret bank-identity, the harness's TLS
 	context  string
 	cfg      *rest.Config
 	cs       kubernetes.Interface
@@ -110,6 +113,7 @@ var (
 	_ platform.Links     = (*Platform)(nil)
 	_ platform.Readiness = (*Platform)(nil)
 	_ platform.Endpoints = (*Platform)(nil)
+	_ platform.Identity  = (*Platform)(nil)
 	_ platform.Seeder    = (*Platform)(nil)
 	_ platform.Versions  = (*Platform)(nil)
 )
@@ -153,7 +157,11 @@ func New(o Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{o: o, context: ctxName, cfg: cfg, cs: cs, dyn: dyn,
+	id, err := platform.NewRunIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("kube platform: the run's certificates: %w", err)
+	}
+	p := &Platform{o: o, context: ctxName, id: id, cfg: cfg, cs: cs, dyn: dyn,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
 		events: make(chan platform.Event, 4096), pods: map[string]*corev1.Pod{}, seen: map[string]string{}, exited: map[string]string{}, logs: map[string]bool{},
 		token: platform.NewAdminToken(), seedKey: seed.NewKey(), cardKey: platform.NewKey(), storeKey: platform.NewKey()}
@@ -204,7 +212,7 @@ func (p *Platform) Start(ctx context.Context) error {
 	var b bytes.Buffer
 	if err := deploy.Write(&b, deploy.Options{Namespace: p.o.Namespace, Image: p.o.Image, Run: p.o.Run, StorageClass: p.o.StorageClass,
 		AdminToken: p.token, SeedKey: hex.EncodeToString(p.seedKey), CardKey: hex.EncodeToString(p.cardKey),
-		StoreKey: p.storeKey}); err != nil {
+		StoreKey: p.storeKey, Identity: p.id.Credentials}); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -432,6 +440,18 @@ func (p *Platform) AdminEndpoint(ctx context.Context, instance string) (string, 
 // AdminToken implements platform.Endpoints: the token in the bank-admin
 // Secret this platform applied.
 func (p *Platform) AdminToken() string { return p.token }
+
+// TLS implements platform.Endpoints: the harness's certificate, issued by
+// the run's authority like those in the Secret bank-identity.
+func (p *Platform) TLS() *tls.Config { return p.id.HarnessTLS() }
+
+// OutsideTLS implements platform.Identity.
+func (p *Platform) OutsideTLS() *tls.Config { return p.id.OutsideTLS() }
+
+// Credentials implements platform.Identity.
+func (p *Platform) Credentials(name string) (*identity.Credentials, error) {
+	return p.id.Credentials(name)
+}
 
 // CardKey implements platform.CardNetwork: the key in the bank-admin
 // Secret, which card-api reads.

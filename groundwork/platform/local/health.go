@@ -26,7 +26,7 @@ func (p *Platform) Healthy(ctx context.Context, instance string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	resp, err := platform.HTTPClient(p, 2*time.Second).Do(req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", instance, err)
 	}

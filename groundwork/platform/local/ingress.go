@@ -30,7 +30,7 @@ func (p *Platform) watchIngress(ctx context.Context) {
 		}
 	}
 	p.mu.Unlock()
-	client := &http.Client{Timeout: 200 * time.Millisecond}
+	client := platform.HTTPClient(p, 200*time.Millisecond)
 	t := time.NewTicker(IngressPollInterval)
 	defer t.Stop()
 	for {
@@ -46,7 +46,7 @@ func (p *Platform) watchIngress(ctx context.Context) {
 		}
 		p.mu.Unlock()
 		for _, ip := range points {
-			resp, err := client.Get("http://" + ip.inst.Addr + "/readyz")
+			resp, err := client.Get(platform.URL(p, ip.inst.Addr, "/readyz"))
 			ok := err == nil && resp.StatusCode == http.StatusOK
 			if err == nil {
 				resp.Body.Close()

@@ -11,6 +11,7 @@ package local
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/faultline/faultline/groundwork/journal"
 	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/system/identity"
 	"github.com/faultline/faultline/system/seed"
 	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/topology"
@@ -69,6 +71,9 @@ type Platform struct {
 	// storeKey is the store's key: the nodes get it (BANK_STORE_KEY),
 	// every other process its own password (store.Password).
 	storeKey []byte
+	// id is the run's certificate authority: every service process gets
+	// its certificate (identity.FromEnv), the harness its own (TLS).
+	id *platform.RunIdentity
 
 	mu      sync.Mutex
 	procs   map[string]*proc
@@ -89,6 +94,7 @@ var (
 	_ platform.Pressure  = (*Platform)(nil)
 	_ platform.Readiness = (*Platform)(nil)
 	_ platform.Endpoints = (*Platform)(nil)
+	_ platform.Identity  = (*Platform)(nil)
 	_ platform.Seeder    = (*Platform)(nil)
 	_ platform.Versions  = (*Platform)(nil)
 )
@@ -130,9 +136,13 @@ func New(opts Options) (*Platform, error) {
 	if opts.Progress == nil {
 		opts.Progress = func(string, ...any) {}
 	}
+	id, err := platform.NewRunIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("local platform: the run's certificates: %w", err)
+	}
 	return &Platform{opts: opts, journal: opts.Journal, events: make(chan platform.Event, 4096),
 		procs: map[string]*proc{}, ingress: map[string][]ingressPoint{}, token: platform.NewAdminToken(),
-		cardKey: platform.NewKey(), storeKey: platform.NewKey()}, nil
+		cardKey: platform.NewKey(), storeKey: platform.NewKey(), id: id}, nil
 }
 
 // Name implements platform.Platform.
@@ -342,7 +352,7 @@ func (p *Platform) startServices(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			p.launch(ctx, &proc{Instance: in, args: args, readyURL: "http://" + in.Addr + "/readyz"})
+			p.launch(ctx, &proc{Instance: in, args: args, readyURL: platform.URL(p, in.Addr, "/readyz")})
 		}
 	}
 	client := platform.Instance{Name: "client", Service: "client", Tier: -1}
@@ -561,6 +571,17 @@ func (p *Platform) AdminEndpoint(ctx context.Context, instance string) (string, 
 
 // AdminToken implements platform.Endpoints.
 func (p *Platform) AdminToken() string { return p.token }
+
+// TLS implements platform.Endpoints: the harness's certificate.
+func (p *Platform) TLS() *tls.Config { return p.id.HarnessTLS() }
+
+// OutsideTLS implements platform.Identity.
+func (p *Platform) OutsideTLS() *tls.Config { return p.id.OutsideTLS() }
+
+// Credentials implements platform.Identity.
+func (p *Platform) Credentials(name string) (*identity.Credentials, error) {
+	return p.id.Credentials(name)
+}
 
 // CardKey implements platform.CardNetwork.
 func (p *Platform) CardKey() []byte { return p.cardKey }

@@ -127,7 +127,12 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 	if pr.Service == topology.Store {
 		cmd.Env = append(cmd.Env, store.KeyEnv+"="+hex.EncodeToString(p.storeKey))
 	} else {
+		id, err := p.id.Credentials(pr.Service)
+		if err != nil {
+			return nil, err
+		}
 		cmd.Env = append(cmd.Env, store.PasswordEnv+"="+p.StorePassword(pr.Service))
+		cmd.Env = append(cmd.Env, id.Env()...)
 	}
 	// Own process group (so signals to the harness's group do not reach it)
 	// and killed by the kernel if the harness dies.
@@ -172,7 +177,7 @@ func (p *Platform) startProcess(pr *proc) (*exec.Cmd, error) {
 // watchReady polls the instance's readiness until it is ready or its
 // process is replaced.
 func (p *Platform) watchReady(ctx context.Context, pr *proc, pid int) {
-	client := &http.Client{Timeout: 500 * time.Millisecond}
+	client := platform.HTTPClient(p, 500*time.Millisecond)
 	for ctx.Err() == nil {
 		pr.mu.Lock()
 		current := pr.pid == pid

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/system/mesh"
+	"github.com/faultline/faultline/system/identity"
 	"github.com/faultline/faultline/system/process"
 	"github.com/faultline/faultline/system/seed"
 	"github.com/faultline/faultline/system/store"
@@ -96,10 +97,14 @@ func runService(ctx context.Context, name string, setup process.Setup, args []st
 	if *storeURLs == "" {
 		return errors.New("--store is required")
 	}
+	id, err := identity.FromEnv()
+	if err != nil {
+		return err
+	}
 	log := logger(*level).With("instance", *instance)
 	p, err := process.New(process.Config{Service: name, Instance: *instance, Listen: *listen, Store: *storeURLs,
 		Peers: peers, Admin: *admin, AdminListen: *adminListen, AdminToken: adminToken, StorePassword: os.Getenv(store.PasswordEnv),
-		RateLimit: *rl, Log: log})
+		Identity: id, RateLimit: *rl, Log: log})
 	if err != nil {
 		return err
 	}

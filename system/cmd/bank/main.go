@@ -6,7 +6,11 @@
 //	bank seed --store nats://127.0.0.1:4222 --customers 200 --out seed.json
 //
 // Flags may also be given as environment variables: BANK_LISTEN, BANK_STORE,
-// BANK_PEERS ("dep=a,b;dep2=c"), BANK_ADMIN=1, BANK_INSTANCE.
+// BANK_PEERS ("dep=a,b;dep2=c"), BANK_ADMIN=1, BANK_INSTANCE. The run's
+// secrets come only from the environment: BANK_ADMIN_TOKEN, BANK_CARD_KEY,
+// BANK_SEED_KEY, BANK_STORE_PASSWORD, and the process's certificate
+// (BANK_TLS_CA, BANK_TLS_CERT, BANK_TLS_KEY; without them it speaks plain
+// HTTP and authorises no route).
 package main
 
 import (

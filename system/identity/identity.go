@@ -1,0 +1,272 @@
+// Package identity is who is calling in the bank's mesh: the run's
+// certificate authority, the certificate it issues each service (and the
+// harness), and the TLS settings that make every call between services
+// mutually authenticated.
+//
+// A platform makes one Authority per run and gives each process its
+// Credentials (in its environment: FromEnv). A service's certificate names
+// the service (its common name and its one DNS name), so a caller checks
+// that it reached the service it meant to (ClientConfig sets the server
+// name to the dependency's), and a server learns which service is calling
+// (Caller) and authorises the route from the call graph. The link proxies
+// between instances are TCP and pass TLS through untouched.
+package identity
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Environment variables that carry a process's credentials, in PEM.
+const (
+	EnvCA   = "BANK_TLS_CA"
+	EnvCert = "BANK_TLS_CERT"
+	EnvKey  = "BANK_TLS_KEY"
+)
+
+// Life is how long a run's certificates are valid: longer than any run,
+// short enough that a leaked one is soon worthless.
+const Life = 7 * 24 * time.Hour
+
+// Authority is a run's certificate authority. Its key never leaves the
+// platform that made it.
+type Authority struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+// NewAuthority returns a new certificate authority, valid for Life.
+func NewAuthority() (*Authority, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "faultline bank run CA", Organization: []string{"faultline"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(Life),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &Authority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+}
+
+// CA returns the authority's certificate in PEM.
+func (a *Authority) CA() []byte { return a.pem }
+
+// Issue returns credentials for name (a service of the mesh description,
+// or the harness): a certificate naming it, good for serving and calling.
+func (a *Authority) Issue(name string) (*Credentials, error) {
+	if name == "" {
+		return nil, errors.New("identity: a certificate needs a name")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: name, Organization: []string{"faultline"}},
+		DNSNames:     []string{name},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     a.cert.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
+	if err != nil {
+		return nil, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Credentials{
+		CA:   a.pem,
+		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		Key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+	}, nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	return n
+}
+
+// Credentials are one party's certificate and key and the run's CA, in PEM.
+type Credentials struct {
+	CA, Cert, Key []byte
+}
+
+// Env returns the credentials as environment variables (FromEnv).
+func (c *Credentials) Env() []string {
+	return []string{EnvCA + "=" + string(c.CA), EnvCert + "=" + string(c.Cert), EnvKey + "=" + string(c.Key)}
+}
+
+// FromEnv returns the credentials in the environment, nil if there are
+// none (the bank then speaks plain HTTP), and an error if only some are
+// there.
+func FromEnv() (*Credentials, error) {
+	c := &Credentials{CA: []byte(os.Getenv(EnvCA)), Cert: []byte(os.Getenv(EnvCert)), Key: []byte(os.Getenv(EnvKey))}
+	switch n := btoi(len(c.CA) > 0) + btoi(len(c.Cert) > 0) + btoi(len(c.Key) > 0); n {
+	case 0:
+		return nil, nil
+	case 3:
+		if _, err := c.pair(); err != nil {
+			return nil, err
+		}
+		return c, nil
+	default:
+		return nil, fmt.Errorf("identity: %s, %s and %s go together; %d of them are set", EnvCA, EnvCert, EnvKey, n)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Name returns the name the credentials' certificate carries.
+func (c *Credentials) Name() (string, error) {
+	pair, err := c.pair()
+	if err != nil {
+		return "", err
+	}
+	return pair.Leaf.Subject.CommonName, nil
+}
+
+func (c *Credentials) pair() (tls.Certificate, error) {
+	pair, err := tls.X509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("identity: certificate and key: %w", err)
+	}
+	return pair, nil
+}
+
+func (c *Credentials) roots() (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(c.CA) {
+		return nil, errors.New("identity: no CA certificate in the credentials")
+	}
+	return pool, nil
+}
+
+// ServerConfig returns the TLS settings of a server: it presents its
+// certificate and verifies a caller's if the caller gives one. Whether a
+// route needs one is the server's policy (some routes take callers from
+// outside the mesh, and health probes come with none).
+func (c *Credentials) ServerConfig() (*tls.Config, error) {
+	pair, err := c.pair()
+	if err != nil {
+		return nil, err
+	}
+	roots, err := c.roots()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		ClientCAs:    roots,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		MinVersion:   tls.VersionTLS13,
+		NextProtos:   []string{"http/1.1"},
+	}, nil
+}
+
+// ClientConfig returns the TLS settings of a caller of service: it
+// presents its certificate and accepts only service's, issued by the run's
+// CA, wherever it dialled (a link proxy, a port-forward).
+func (c *Credentials) ClientConfig(service string) (*tls.Config, error) {
+	pair, err := c.pair()
+	if err != nil {
+		return nil, err
+	}
+	roots, err := c.roots()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		RootCAs:      roots,
+		ServerName:   service,
+		MinVersion:   tls.VersionTLS13,
+		NextProtos:   []string{"http/1.1"},
+	}, nil
+}
+
+// AnyService returns the TLS settings of a caller that reaches many
+// services at addresses that do not say which (the harness): it presents
+// its certificate and accepts any certificate the run's CA issued.
+func (c *Credentials) AnyService() (*tls.Config, error) {
+	cfg, err := c.ClientConfig("")
+	if err != nil {
+		return nil, err
+	}
+	return anyName(cfg, cfg.RootCAs), nil
+}
+
+// Outside returns the TLS settings of a caller from outside the mesh (the
+// card network, a customer's app): no certificate of its own; it accepts
+// any certificate the run's CA issued, which stands in for the public CA
+// a bank's entry points would have.
+func Outside(ca []byte) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, errors.New("identity: no CA certificate given")
+	}
+	return anyName(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13, NextProtos: []string{"http/1.1"}}, pool), nil
+}
+
+// anyName makes cfg verify the server's chain against roots but not its
+// name.
+func anyName(cfg *tls.Config, roots *x509.CertPool) *tls.Config {
+	cfg.InsecureSkipVerify = true // the chain is verified below, the name is not
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("identity: the server gave no certificate")
+		}
+		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(opts)
+		return err
+	}
+	return cfg
+}
+
+// Caller returns the name in the verified certificate r's caller gave, or
+// "" if it gave none (or r did not come over TLS).
+func Caller(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	return r.TLS.VerifiedChains[0][0].Subject.CommonName
+}
