@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/faultline/faultline/system/deploy"
+	"github.com/faultline/faultline/system/identity"
 	"github.com/faultline/faultline/system/topology"
 )
 
@@ -180,4 +181,38 @@ func TestWithoutStorageClassTheStoreUsesEmptyDir(t *testing.T) {
 	vols := object(store.get("spec", "template", "spec").(map[string]any)).list("volumes")
 	require.Len(t, vols, 1)
 	assert.NotNil(t, vols[0].get("emptyDir"))
+}
+
+// With the run's authority, every bank container gets its own certificate
+// from the Secret bank-identity (the PEM intact through YAML) and its
+// probes speak HTTPS; without, neither.
+func TestWithAnIdentityEveryServiceGetsItsCertificate(t *testing.T) {
+	ca, err := identity.NewAuthority()
+	require.NoError(t, err)
+	objs := render(t, deploy.Options{AdminToken: "t", Identity: ca.Issue})
+	secret := objs["Secret/bank-identity"]
+	require.NotNil(t, secret)
+	for _, s := range topology.Services {
+		creds := &identity.Credentials{CA: []byte(secret.str("stringData", "ca")),
+			Cert: []byte(secret.str("stringData", s.Name+".crt")), Key: []byte(secret.str("stringData", s.Name+".key"))}
+		name, err := creds.Name()
+		require.NoError(t, err, s.Name)
+		assert.Equal(t, s.Name, name)
+
+		pod := object(objs["StatefulSet/"+s.Name].get("spec", "template", "spec").(map[string]any))
+		bank := pod.list("containers")[0]
+		refs := map[string]string{}
+		for _, e := range bank.list("env") {
+			refs[e.str("name")] = e.str("valueFrom", "secretKeyRef", "name") + "/" + e.str("valueFrom", "secretKeyRef", "key")
+		}
+		assert.Equal(t, "bank-identity/"+s.Name+".crt", refs[identity.EnvCert], s.Name)
+		assert.Equal(t, "bank-identity/"+s.Name+".key", refs[identity.EnvKey], s.Name)
+		assert.Equal(t, "bank-identity/ca", refs[identity.EnvCA], s.Name)
+		assert.Equal(t, "HTTPS", bank.str("readinessProbe", "httpGet", "scheme"), s.Name)
+	}
+
+	plain := render(t, deploy.Options{})
+	assert.NotContains(t, plain, "Secret/bank-identity")
+	bank := object(plain["StatefulSet/cards"].get("spec", "template", "spec").(map[string]any)).list("containers")[0]
+	assert.Empty(t, bank.str("readinessProbe", "httpGet", "scheme"))
 }

@@ -130,4 +130,3 @@ func TestCredentialsTravelInTheEnvironment(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Nil(t, got, "none set: plain HTTP")
 }
-

@@ -51,7 +51,7 @@ type Config struct {
 	// TLS; without it, plain HTTP and no authorisation.
 	Identity  *identity.Credentials
 	RateLimit int
-	Log           *slog.Logger
+	Log       *slog.Logger
 }
 
 // Setup wires a service into p: it creates the service's buckets, registers

@@ -91,7 +91,7 @@ func TestKindPlatform(t *testing.T) {
 	// was, as the card network does; a declined one ("91" while an instance
 	// restarts) is a new authorisation with a new message ID, as a
 	// merchant's retry is: card-api gives a message its first answer again.
-	network := &http.Client{Timeout: 5 * time.Second}
+	network := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: p.(platform.Identity).OutsideTLS()}}
 	auth := func(n int) cardprocessing.AuthResponse {
 		t.Helper()
 		var resp cardprocessing.AuthResponse
@@ -114,7 +114,7 @@ func TestKindPlatform(t *testing.T) {
 					Amount: 100, Currency: "GBP", Merchant: transactions.Merchant{ID: "m001", Name: "Kind Test Cafe"}}
 				body, _ = json.Marshal(req)
 			}
-			post, _ := http.NewRequest(http.MethodPost, "http://"+p.Ingress("card-api")[0]+"/v1/authorisations", bytes.NewReader(body))
+			post, _ := http.NewRequest(http.MethodPost, "https://"+p.Ingress("card-api")[0]+"/v1/authorisations", bytes.NewReader(body))
 			post.Header.Set("Content-Type", "application/json")
 			post.Header.Set(cardapi.HeaderMAC, cardapi.Sign(p.(platform.CardNetwork).CardKey(), body))
 			r, err := network.Do(post)
@@ -191,15 +191,13 @@ func TestKindPlatform(t *testing.T) {
 	// An idle instance allocates little: requests make it allocate.
 	ep, err := p.(platform.Endpoints).Endpoint(ctx, "emoji-0")
 	require.NoError(t, err)
-	if !strings.HasPrefix(ep, "http") {
-		ep = "http://" + ep
-	}
+	ep = platform.URL(p.(platform.Endpoints), ep, "")
 	for range 40 {
 		if e, _ := mem.Effect(); e.OOMKills > 0 {
 			break
 		}
 		req, _ := http.NewRequest(http.MethodGet, ep+"/metrics", nil)
-		if resp, err := http.DefaultClient.Do(platform.Authorize(req, p.(platform.Endpoints))); err == nil {
+		if resp, err := platform.HTTPClient(p.(platform.Endpoints), 5*time.Second).Do(platform.Authorize(req, p.(platform.Endpoints))); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}

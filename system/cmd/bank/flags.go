@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/identity"
+	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/process"
 	"github.com/faultline/faultline/system/seed"
 	"github.com/faultline/faultline/system/store"
