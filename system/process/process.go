@@ -94,8 +94,12 @@ func New(cfg Config) (*Process, error) {
 		opts = append(opts, mesh.WithAdmin())
 	}
 	if cfg.Identity != nil {
-		if name, err := cfg.Identity.Name(); err != nil || name != cfg.Service {
-			return nil, fmt.Errorf("%s: its certificate names %q (%v)", cfg.Service, name, err)
+		name, err := cfg.Identity.Name()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Service, err)
+		}
+		if name != cfg.Service {
+			return nil, fmt.Errorf("%s: its certificate (%s) names %q", cfg.Service, identity.EnvCert, name)
 		}
 		tc, err := cfg.Identity.ServerConfig()
 		if err != nil {

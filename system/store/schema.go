@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -107,7 +108,10 @@ func EnsureKV(ctx context.Context, js jetstream.JetStream, bucket string) (jetst
 	return nil, fmt.Errorf("ensure bucket %s: its stream keeps allowing direct gets", bucket)
 }
 
-// EnsureStream creates or updates one of the bank's streams.
+// EnsureStream creates one of the bank's streams, binds to it if it is
+// as the bank wants it, or updates it if not: only the stream's owner may
+// (configurers), so a process that only uses the stream fails until its
+// owner has set it right.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
 	cfg := jetstream.StreamConfig{Name: name, Replicas: Replicas(), Storage: jetstream.FileStorage}
 	switch name {
@@ -138,9 +142,22 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, name string) (jet
 	default:
 		return nil, fmt.Errorf("unknown stream %q", name)
 	}
+	if s, err := js.Stream(ctx, name); err == nil && sameStream(s.CachedInfo().Config, cfg) {
+		return s, nil
+	}
 	s, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", name, err)
 	}
 	return s, nil
+}
+
+// sameStream reports whether a stream configured as have is as want asks,
+// in everything EnsureStream sets (a zero limit is the server's -1).
+func sameStream(have, want jetstream.StreamConfig) bool {
+	limit := func(n int64) int64 { return max(n, 0) }
+	return slices.Equal(have.Subjects, want.Subjects) && have.Replicas == want.Replicas && have.Storage == want.Storage &&
+		have.Retention == want.Retention && have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge &&
+		have.AllowDirect == want.AllowDirect && have.Discard == want.Discard &&
+		limit(have.MaxBytes) == limit(want.MaxBytes) && limit(have.MaxMsgs) == limit(want.MaxMsgs)
 }

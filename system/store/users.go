@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -66,6 +67,30 @@ var writers = map[string][]string{
 	"$KV." + BucketPots + ".>":       {"pots"},
 }
 
+// streamOf names the stream that holds a subject of writers.
+var streamOf = map[string]string{"ledger.>": LedgerStream, "voids.>": VoidsStream, "events.>": EventsStream, "support.>": SupportStr}
+
+// configurers returns who may change each stream's configuration (a
+// bucket's is its stream's, KV_<bucket>): its writers, and for the
+// sessions bucket edge too, which opens it at start, before the seeder has
+// written it. Anyone else who uses a stream binds to it as it is
+// (EnsureStream, EnsureKV), and fails, to retry, when it is not as the
+// bank wants it: no service but the owner can shorten the ledger's
+// retention or turn its deduplication off.
+func configurers() map[string][]string {
+	out := map[string][]string{}
+	for subject, who := range writers {
+		name, ok := streamOf[subject]
+		if !ok {
+			bucket := strings.TrimSuffix(strings.TrimPrefix(subject, "$KV."), ".>")
+			name = "KV_" + bucket
+		}
+		out[name] = slices.Clone(who)
+	}
+	out["KV_"+BucketSessions] = append(out["KV_"+BucketSessions], "edge")
+	return out
+}
+
 // destructive is what only the harness may do: delete or purge a stream
 // or its messages, or act on the cluster's meta layer.
 var destructive = []string{
@@ -82,6 +107,7 @@ var destructive = []string{
 // write (writers, destructive).
 func users(key []byte, services []string) []*server.User {
 	names := append(slices.Clone(services), SeedUser, HarnessUser)
+	config := configurers()
 	var out []*server.User
 	for _, name := range names {
 		var deny []string
@@ -90,6 +116,11 @@ func users(key []byte, services []string) []*server.User {
 			for subject, who := range writers {
 				if !slices.Contains(who, name) {
 					deny = append(deny, subject)
+				}
+			}
+			for stream, who := range config {
+				if !slices.Contains(who, name) {
+					deny = append(deny, "$JS.API.STREAM.UPDATE."+stream)
 				}
 			}
 			slices.Sort(deny)

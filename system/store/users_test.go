@@ -16,8 +16,9 @@ import (
 )
 
 // A node with a key takes only its users: each service may write only
-// where it owns the data, nobody but the harness may delete a stream, and
-// a process without its password cannot connect at all.
+// where it owns the data and change only its own streams' configuration,
+// nobody but the harness may delete a stream, and a process without its
+// password cannot connect at all.
 func TestStoreUsersWriteOnlyWhatTheyOwn(t *testing.T) {
 	key := []byte("a store key for this test only")
 	const n = 3
@@ -90,18 +91,43 @@ func TestStoreUsersWriteOnlyWhatTheyOwn(t *testing.T) {
 	assert.Error(t, err, "balance may not write the ledger")
 	_, err = store.EnsureKV(tctx, bal, store.BucketBalanceIdm)
 	require.NoError(t, err)
+
+	_, cardAPI, err := connect("card-api", store.Password(key, "card-api"))
+	require.NoError(t, err)
+	mine, err := store.EnsureKV(tctx, cardAPI, store.BucketAnswers)
+	require.NoError(t, err)
+	_, err = mine.Put(tctx, "m1", []byte(`{"approved":false}`))
+	assert.NoError(t, err, "card-api writes its own answers")
+
 	answers, err := store.EnsureKV(tctx, bal, store.BucketAnswers)
-	require.NoError(t, err, "a bucket may be created or read by anyone")
+	require.NoError(t, err, "a bucket as the bank wants it may be read by anyone")
 	_, err = answers.Put(denied(), "m1", []byte(`{"approved":true}`))
 	assert.Error(t, err, "balance may not write card-api's answers")
 	assert.Error(t, bal.DeleteStream(denied(), store.LedgerStream), "balance may not delete the ledger")
 
-	_, cardAPI, err := connect("card-api", store.Password(key, "card-api"))
+	// Only a stream's owner may change how it is kept: balance binds to the
+	// ledger as it is, and cannot turn its deduplication off or age it out.
+	_, err = store.EnsureStream(tctx, bal, store.LedgerStream)
+	require.NoError(t, err, "balance binds to the ledger")
+	ledger, err := tx.Stream(tctx, store.LedgerStream)
 	require.NoError(t, err)
-	mine, err := cardAPI.KeyValue(tctx, store.BucketAnswers)
+	weakened := ledger.CachedInfo().Config
+	weakened.Duplicates, weakened.MaxAge = time.Second, time.Minute
+	_, err = bal.UpdateStream(denied(), weakened)
+	assert.Error(t, err, "balance may not change the ledger's configuration")
+	_, err = store.EnsureKV(denied(), bal, store.BucketPots)
+	assert.Error(t, err, "a bucket balance does not own, created by balance, cannot be set as the bank wants it by balance")
+	ledger, err = tx.Stream(tctx, store.LedgerStream)
 	require.NoError(t, err)
-	_, err = mine.Put(tctx, "m1", []byte(`{"approved":false}`))
-	assert.NoError(t, err, "card-api writes its own answers")
+	assert.Equal(t, store.DedupWindow, ledger.CachedInfo().Config.Duplicates, "the ledger is as it was")
+	_, err = tx.UpdateStream(tctx, weakened)
+	require.NoError(t, err, "transactions, the owner, may (and here sets it wrong)")
+	_, err = store.EnsureStream(tctx, tx, store.LedgerStream)
+	require.NoError(t, err)
+	ledger, err = tx.Stream(tctx, store.LedgerStream)
+	require.NoError(t, err)
+	assert.Equal(t, store.DedupWindow, ledger.CachedInfo().Config.Duplicates, "and EnsureStream sets it right again")
+	assert.Zero(t, ledger.CachedInfo().Config.MaxAge)
 
 	info, err := tx.Stream(tctx, store.LedgerStream)
 	require.NoError(t, err)
