@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -167,6 +168,7 @@ func (d *drainSampler) sample(ctx context.Context, s *suite, inst platform.Insta
 	}
 	var body mesh.Error
 	_ = json.NewDecoder(resp.Body).Decode(&body)
+	_, _ = io.Copy(io.Discard, resp.Body) // to the end: the connection serves the next sample
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || body.Code != "draining" {
 		return

@@ -125,7 +125,7 @@ func attackJourney(ctx context.Context, h *history.History, scenario string, g *
 		return nil
 	}
 	rt := &clientTransport{next: &http.Transport{MaxIdleConnsPerHost: DefaultConnections, MaxConnsPerHost: DefaultMaxWorkers,
-		IdleConnTimeout: 30 * time.Second, DisableCompression: true, TLSClientConfig: g.ingress.TLS, TLSHandshakeTimeout: 2 * time.Second},
+		IdleConnTimeout: 30 * time.Second, DisableCompression: true, TLSClientConfig: g.ingress.sessions(), TLSHandshakeTimeout: 2 * time.Second},
 		client: j.client, journey: p.Journey, inflight: &inflight, since: h.Since,
 		record: func(o history.Op) { o.Scenario = scenario; h.AddOp(o) }}
 	defer rt.next.CloseIdleConnections()

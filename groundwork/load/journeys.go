@@ -35,6 +35,21 @@ type Ingress struct {
 	TLS     *tls.Config // the platform's (platform.Identity); nil: plain HTTP
 }
 
+// sessions returns the ingress's TLS settings with a session cache of
+// their own, for one journey's connections. The cache is keyed by server
+// name, which is the host alone when the caller dials addresses
+// (127.0.0.1 for every entry point here): journeys that shared one would
+// overwrite each other's tickets for edge and card-api and handshake in
+// full, each time, whenever their load opens connections.
+func (in Ingress) sessions() *tls.Config {
+	if in.TLS == nil {
+		return nil
+	}
+	cfg := in.TLS.Clone()
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+	return cfg
+}
+
 // scheme is how the ingress is reached.
 func (in Ingress) scheme() string {
 	if in.TLS != nil {

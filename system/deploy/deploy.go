@@ -70,10 +70,11 @@ type Options struct {
 	StoreKey []byte
 	// Identity, when set, issues each service its certificate (the run's
 	// certificate authority: platform.RunIdentity.Credentials), rendered
-	// as the Secret bank-identity ("ca", "<service>.crt", "<service>.key")
-	// that each bank container reads BANK_TLS_* from: the bank then
-	// speaks mutual TLS (package identity) and its probes HTTPS. Nil
-	// leaves both out: plain HTTP, every route open to any caller.
+	// as the Secret bank-identity ("ca", "<service>.crt", "<service>.key",
+	// "<service>.ticket") that each bank container reads BANK_TLS_* from:
+	// the bank then speaks mutual TLS (package identity) and its probes
+	// HTTPS. Nil leaves both out: plain HTTP, every route open to any
+	// caller.
 	Identity func(name string) (*identity.Credentials, error)
 }
 
@@ -246,7 +247,7 @@ func Write(w io.Writer, o Options) error {
 		}
 		logins = append(logins, login{store.SeedUser, store.Password(o.StoreKey, store.SeedUser)})
 	}
-	type cert struct{ Name, Cert, Key string }
+	type cert struct{ Name, Cert, Key, Ticket string }
 	var certs []cert
 	var ca string
 	if o.Identity != nil {
@@ -255,7 +256,7 @@ func Write(w io.Writer, o Options) error {
 			if err != nil {
 				return fmt.Errorf("%s's certificate: %w", s.Name, err)
 			}
-			certs = append(certs, cert{s.Name, fmt.Sprintf("%q", c.Cert), fmt.Sprintf("%q", c.Key)})
+			certs = append(certs, cert{s.Name, fmt.Sprintf("%q", c.Cert), fmt.Sprintf("%q", c.Key), hex.EncodeToString(c.Ticket)})
 			ca = fmt.Sprintf("%q", c.CA)
 		}
 	}
@@ -313,6 +314,7 @@ stringData:
 {{- range .Certs}}
   {{.Name}}.crt: {{.Cert}}
   {{.Name}}.key: {{.Key}}
+  {{.Name}}.ticket: "{{.Ticket}}"
 {{- end}}
 {{- end}}
 ---
@@ -471,6 +473,7 @@ spec:
         - {name: BANK_TLS_CA, valueFrom: {secretKeyRef: {name: bank-identity, key: ca}}}
         - {name: BANK_TLS_CERT, valueFrom: {secretKeyRef: {name: bank-identity, key: {{.Name}}.crt}}}
         - {name: BANK_TLS_KEY, valueFrom: {secretKeyRef: {name: bank-identity, key: {{.Name}}.key}}}
+        - {name: BANK_TLS_TICKET_KEY, valueFrom: {secretKeyRef: {name: bank-identity, key: {{.Name}}.ticket}}}
 {{- end}}
         ports: [{name: http, containerPort: {{$.Port}}}]
         startupProbe: {httpGet: {path: /healthz, port: {{$.Port}}{{if $.TLS}}, scheme: HTTPS{{end}}}, periodSeconds: 1, failureThreshold: 120}

@@ -208,6 +208,8 @@ func TestWithAnIdentityEveryServiceGetsItsCertificate(t *testing.T) {
 		assert.Equal(t, "bank-identity/"+s.Name+".crt", refs[identity.EnvCert], s.Name)
 		assert.Equal(t, "bank-identity/"+s.Name+".key", refs[identity.EnvKey], s.Name)
 		assert.Equal(t, "bank-identity/ca", refs[identity.EnvCA], s.Name)
+		assert.Equal(t, "bank-identity/"+s.Name+".ticket", refs[identity.EnvTicket], s.Name)
+		assert.Len(t, secret.str("stringData", s.Name+".ticket"), 64, "a 32-byte ticket key in hex")
 		assert.Equal(t, "HTTPS", bank.str("readinessProbe", "httpGet", "scheme"), s.Name)
 	}
 

@@ -15,10 +15,13 @@ package identity
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -30,9 +33,10 @@ import (
 
 // Environment variables that carry a process's credentials, in PEM.
 const (
-	EnvCA   = "BANK_TLS_CA"
-	EnvCert = "BANK_TLS_CERT"
-	EnvKey  = "BANK_TLS_KEY"
+	EnvCA     = "BANK_TLS_CA"
+	EnvCert   = "BANK_TLS_CERT"
+	EnvKey    = "BANK_TLS_KEY"
+	EnvTicket = "BANK_TLS_TICKET_KEY" // hex; optional: without it, tickets resume on this process only
 )
 
 // Life is how long a run's certificates are valid: longer than any run,
@@ -107,10 +111,23 @@ func (a *Authority) Issue(name string) (*Credentials, error) {
 		return nil, err
 	}
 	return &Credentials{
-		CA:   a.pem,
-		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		Key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		CA:     a.pem,
+		Cert:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		Key:    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		Ticket: a.ticketKey(name),
 	}, nil
+}
+
+// ticketKey returns the session ticket key of name's servers: the same
+// for every replica of a service, so that a caller resumes its session at
+// whichever replica it reaches next, and its own to each service, so that
+// a service can forge tickets for no server but its own. It is derived
+// from the authority's key, which only the platform holds.
+func (a *Authority) ticketKey(name string) []byte {
+	d, _ := a.key.Bytes()
+	m := hmac.New(sha256.New, d)
+	fmt.Fprintf(m, "session-tickets:%s", name)
+	return m.Sum(nil)
 }
 
 func serial() *big.Int {
@@ -118,14 +135,26 @@ func serial() *big.Int {
 	return n
 }
 
-// Credentials are one party's certificate and key and the run's CA, in PEM.
+// curves are the key exchanges every side offers (ServerConfig).
+var curves = []tls.CurveID{tls.X25519}
+
+// sessionCache is how many servers' sessions a caller keeps to resume.
+const sessionCache = 256
+
+// Credentials are one party's certificate and key and the run's CA, in
+// PEM, and its servers' session ticket key.
 type Credentials struct {
 	CA, Cert, Key []byte
+	Ticket        []byte // 32 bytes; nil: tickets resume on this process only
 }
 
 // Env returns the credentials as environment variables (FromEnv).
 func (c *Credentials) Env() []string {
-	return []string{EnvCA + "=" + string(c.CA), EnvCert + "=" + string(c.Cert), EnvKey + "=" + string(c.Key)}
+	env := []string{EnvCA + "=" + string(c.CA), EnvCert + "=" + string(c.Cert), EnvKey + "=" + string(c.Key)}
+	if len(c.Ticket) > 0 {
+		env = append(env, EnvTicket+"="+hex.EncodeToString(c.Ticket))
+	}
+	return env
 }
 
 // FromEnv returns the credentials in the environment, nil if there are
@@ -139,6 +168,13 @@ func FromEnv() (*Credentials, error) {
 	case 3:
 		if _, err := c.pair(); err != nil {
 			return nil, err
+		}
+		t, err := hex.DecodeString(os.Getenv(EnvTicket))
+		if err != nil || (len(t) != 0 && len(t) != 32) {
+			return nil, fmt.Errorf("identity: %s must be 32 bytes in hex", EnvTicket)
+		}
+		if len(t) > 0 {
+			c.Ticket = t
 		}
 		return c, nil
 	default:
@@ -182,6 +218,15 @@ func (c *Credentials) roots() (*x509.CertPool, error) {
 // certificate and verifies a caller's if the caller gives one. Whether a
 // route needs one is the server's policy (some routes take callers from
 // outside the mesh, and health probes come with none).
+//
+// Handshakes are what TLS costs the mesh: a caller whose call times out
+// closes its connection (HTTP/1.1 cannot cancel a request otherwise) and
+// the next call opens another, so at the moment the mesh is slowest it
+// also handshakes most. So every side keeps its handshakes cheap: X25519
+// alone (no post-quantum hybrid, which costs a third more for a key that
+// lives one run), and callers resume their sessions (tickets), which
+// skips both certificates' signatures and chain checks, at any replica of
+// the service (the replicas share a ticket key: Credentials.Ticket).
 func (c *Credentials) ServerConfig() (*tls.Config, error) {
 	pair, err := c.pair()
 	if err != nil {
@@ -191,13 +236,19 @@ func (c *Credentials) ServerConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	cfg := &tls.Config{
 		Certificates: []tls.Certificate{pair},
 		ClientCAs:    roots,
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		MinVersion:   tls.VersionTLS13,
 		NextProtos:   []string{"http/1.1"},
-	}, nil
+		// The kubelet's probes and outside callers negotiate X25519 too.
+		CurvePreferences: curves,
+	}
+	if len(c.Ticket) == 32 {
+		cfg.SetSessionTicketKeys([][32]byte{[32]byte(c.Ticket)})
+	}
+	return cfg, nil
 }
 
 // ClientConfig returns the TLS settings of a caller of service: it
@@ -213,11 +264,13 @@ func (c *Credentials) ClientConfig(service string) (*tls.Config, error) {
 		return nil, err
 	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		RootCAs:      roots,
-		ServerName:   service,
-		MinVersion:   tls.VersionTLS13,
-		NextProtos:   []string{"http/1.1"},
+		Certificates:       []tls.Certificate{pair},
+		RootCAs:            roots,
+		ServerName:         service,
+		MinVersion:         tls.VersionTLS13,
+		NextProtos:         []string{"http/1.1"},
+		CurvePreferences:   curves,
+		ClientSessionCache: tls.NewLRUClientSessionCache(sessionCache),
 	}, nil
 }
 
@@ -241,7 +294,8 @@ func Outside(ca []byte) (*tls.Config, error) {
 	if !pool.AppendCertsFromPEM(ca) {
 		return nil, errors.New("identity: no CA certificate given")
 	}
-	return anyName(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13, NextProtos: []string{"http/1.1"}}, pool), nil
+	return anyName(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13, NextProtos: []string{"http/1.1"},
+		CurvePreferences: curves, ClientSessionCache: tls.NewLRUClientSessionCache(sessionCache)}, pool), nil
 }
 
 // anyName makes cfg verify the server's chain against roots but not its

@@ -130,3 +130,37 @@ func TestCredentialsTravelInTheEnvironment(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Nil(t, got, "none set: plain HTTP")
 }
+
+// A caller resumes its session on its next connection, at either replica
+// of the service (they share a ticket key), and the server still knows who
+// is calling: the verified certificate travels in the ticket.
+func TestAResumedSessionStillNamesTheCaller(t *testing.T) {
+	ca, err := NewAuthority()
+	require.NoError(t, err)
+	resumed := make(chan bool, 4)
+	var urls []string
+	for range 2 {
+		creds, err := ca.Issue("balance") // each replica its own certificate
+		require.NoError(t, err)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			resumed <- r.TLS.DidResume
+			_, _ = io.WriteString(w, Caller(r))
+		}))
+		srv.TLS, err = creds.ServerConfig()
+		require.NoError(t, err)
+		srv.StartTLS()
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	cp, err := ca.Issue("card-processing")
+	require.NoError(t, err)
+	cfg, err := cp.ClientConfig("balance")
+	require.NoError(t, err)
+	for i := range 4 {
+		// A new transport each time: a new connection, the same session cache.
+		who, err := call(t, urls[i%2], cfg)
+		require.NoError(t, err)
+		assert.Equal(t, "card-processing", who)
+		assert.Equal(t, i > 0, <-resumed, "connection %d resumed", i)
+	}
+}

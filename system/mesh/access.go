@@ -3,6 +3,7 @@ package mesh
 import (
 	"crypto/tls"
 	"net/http"
+	"strconv"
 
 	"github.com/faultline/faultline/system/identity"
 )
@@ -23,7 +24,19 @@ type Policy interface {
 // admin: see internalRoute) by policy, from the certificate its caller
 // gave.
 func WithTLS(cfg *tls.Config, policy Policy) ServerOption {
-	return func(s *Server) { s.tls, s.policy = cfg, policy }
+	return func(s *Server) {
+		s.tls, s.policy = cfg.Clone(), policy
+		verify := cfg.VerifyConnection
+		s.tls.VerifyConnection = func(cs tls.ConnectionState) error {
+			if verify != nil {
+				if err := verify(cs); err != nil {
+					return err
+				}
+			}
+			s.metrics.handshakes.WithLabelValues(strconv.FormatBool(cs.DidResume)).Inc()
+			return nil
+		}
+	}
 }
 
 // TLSConfig returns the server's TLS settings, nil when it speaks plain

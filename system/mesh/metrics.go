@@ -30,6 +30,7 @@ const (
 	MetricCatchUpWait      = "bank_consumer_catch_up_wait_seconds_total" // consumer: time deferred work waited on the catch-up pace
 	MetricShed             = "bank_shed_total"                           // path: calls refused by admission control (load shed)
 	MetricRefused          = "bank_server_refused_total"                 // route, reason: unauthenticated, forbidden
+	MetricHandshakes       = "bank_server_tls_handshakes_total"          // resumed: true, false
 )
 
 // Causes of a cut request or a cancelled call: the caller went away (its
@@ -63,6 +64,7 @@ type Metrics struct {
 	serverCut      *prometheus.CounterVec
 	rateLimited    *prometheus.CounterVec
 	refused        *prometheus.CounterVec
+	handshakes     *prometheus.CounterVec
 	inFlight       prometheus.Gauge
 	draining       prometheus.Gauge
 	drainRequests  *prometheus.CounterVec
@@ -101,6 +103,7 @@ func NewMetrics(service string) *Metrics {
 		serverCut:     counter(MetricServerCut, "Requests whose context ended before the handler answered: the caller cancelled, or its propagated deadline passed.", "route", "cause"),
 		rateLimited:   counter(MetricRateLimited, "Requests refused with 429 by the process-wide rate limit, by route.", "route"),
 		refused:       counter(MetricRefused, "Requests refused by the route's policy: no certificate (unauthenticated), or a caller the route does not take (forbidden).", "route", "reason"),
+		handshakes:    counter(MetricHandshakes, "TLS handshakes the server completed, resumed (a caller's session ticket) or full: each is a connection a caller opened.", "resumed"),
 		inFlight:      gauge(MetricInFlight, "Requests being served."),
 		draining:      gauge(MetricDraining, "1 from SIGTERM (not ready, draining) until the process exits."),
 		drainRequests: counter(MetricDrainRequests, "Requests answered after SIGTERM (served), or still in flight when the drain timed out (cut).", "outcome"),
@@ -122,7 +125,7 @@ func NewMetrics(service string) *Metrics {
 		faultsInjected: counter("bank_admin_faults_applied_total", "Requests affected by an admin L7 fault, by kind.", "kind"),
 		shed:           counter(MetricShed, "Calls refused at once by admission control (load shed), by path.", "path"),
 	}
-	reg.MustRegister(m.serverRequests, m.serverLatency, m.serverCut, m.rateLimited, m.refused, m.inFlight, m.draining, m.drainRequests,
+	reg.MustRegister(m.serverRequests, m.serverLatency, m.serverCut, m.rateLimited, m.refused, m.handshakes, m.inFlight, m.draining, m.drainRequests,
 		m.clientCalls, m.clientLatency, m.retries, m.budgetDenied, m.breakerState, m.breakerChanges, m.callsCancelled,
 		m.deadlineSpent, m.consumed, m.backlog, m.catchUp, m.catchUpWait, m.faultsInjected, m.shed)
 	return m

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,9 @@ func (p *Platform) watchIngress(ctx context.Context) {
 			resp, err := client.Get(platform.URL(p, ip.inst.Addr, "/readyz"))
 			ok := err == nil && resp.StatusCode == http.StatusOK
 			if err == nil {
+				// Read to the end, so that the connection (and its TLS
+				// session) serves the next poll instead of a new handshake.
+				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
 			ip.ready.Store(ok)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -187,6 +188,7 @@ func (p *Platform) watchReady(ctx context.Context, pr *proc, pid int) {
 		}
 		resp, err := client.Get(pr.readyURL)
 		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body) // the connection serves the next poll
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				pr.mu.Lock()
