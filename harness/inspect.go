@@ -130,13 +130,9 @@ func (in *Inspect) AsCustomer(ctx context.Context, c seed.Customer, path string,
 	if len(addrs) == 0 {
 		return errors.New("no edge instance")
 	}
-	scheme := "http://"
-	if in.s.ingress.TLS != nil {
-		scheme = "https://"
-	}
 	var err error
 	for _, addr := range addrs {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme+addr+path, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, in.s.ingress.URL(addr, path), nil)
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 		var resp *http.Response
 		if resp, err = in.s.customerHTTP().Do(req); err != nil {

@@ -50,12 +50,13 @@ func (in Ingress) sessions() *tls.Config {
 	return cfg
 }
 
-// scheme is how the ingress is reached.
-func (in Ingress) scheme() string {
+// URL returns path at the entry point addr, as an outside caller reaches
+// it: https when the ingress speaks TLS.
+func (in Ingress) URL(addr, path string) string {
 	if in.TLS != nil {
-		return "https://"
+		return "https://" + addr + path
 	}
-	return "http://"
+	return "http://" + addr + path
 }
 
 // request is what a journey builds for one hit.
@@ -170,11 +171,11 @@ func (g *Gen) edge(c seed.Customer, method, path string, body any) request {
 // edgeURL and cardAPIURL pick a ready ingress instance, as a load balancer
 // would. The caller holds g.mu.
 func (g *Gen) edgeURL(path string) string {
-	return g.ingress.scheme() + g.pick(g.ingress.Edge()) + path
+	return g.ingress.URL(g.pick(g.ingress.Edge()), path)
 }
 
 func (g *Gen) cardAPIURL() string {
-	return g.ingress.scheme() + g.pick(g.ingress.CardAPI()) + "/v1/authorisations"
+	return g.ingress.URL(g.pick(g.ingress.CardAPI()), "/v1/authorisations")
 }
 
 // locked wraps f to run under g.mu, for retries made outside the builders.

@@ -53,22 +53,15 @@ type Authority struct {
 
 // NewAuthority returns a new certificate authority, valid for Life.
 func NewAuthority() (*Authority, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "faultline bank run CA", Organization: []string{"faultline"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(Life),
+		Subject:               pkix.Name{CommonName: "faultline bank run CA"},
+		NotAfter:              time.Now().Add(Life),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		MaxPathLenZero:        true,
 		KeyUsage:              x509.KeyUsageCertSign,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	key, der, err := newCert(tmpl, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +70,30 @@ func NewAuthority() (*Authority, error) {
 		return nil, err
 	}
 	return &Authority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+}
+
+// newCert makes a P-256 key and a certificate for it from tmpl (its
+// serial, start and organisation filled in), signed by parent's key, or
+// by its own when parent is nil.
+func newCert(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl.SerialNumber, tmpl.NotBefore = serial, time.Now().Add(-time.Hour)
+	tmpl.Subject.Organization = []string{"faultline"}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, der, nil
 }
 
 // CA returns the authority's certificate in PEM.
@@ -88,21 +105,13 @@ func (a *Authority) Issue(name string) (*Credentials, error) {
 	if name == "" {
 		return nil, errors.New("identity: a certificate needs a name")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: name, Organization: []string{"faultline"}},
-		DNSNames:     []string{name},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     a.cert.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
+	key, der, err := newCert(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: name},
+		DNSNames:    []string{name},
+		NotAfter:    a.cert.NotAfter,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}, a.cert, a.key)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +137,6 @@ func (a *Authority) ticketKey(name string) []byte {
 	m := hmac.New(sha256.New, d)
 	fmt.Fprintf(m, "session-tickets:%s", name)
 	return m.Sum(nil)
-}
-
-func serial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	return n
 }
 
 // curves are the key exchanges every side offers (ServerConfig).
