@@ -20,9 +20,9 @@ import (
 //   - The harness (Harness: the checks' audit and history reads) may read
 //     (GET) any route and write none.
 //
-// A customer's identity travels inward in X-Customer only from a service
-// that authenticated the customer or was given the customer by one
-// (ActsForCustomers): edge, whose every call must carry one.
+// A customer's identity travels inward in X-Customer only from the
+// service that authenticated the customer (ActsForCustomers): edge, whose
+// every call must carry one.
 
 // Harness is the name in the certificate the platform issues the harness.
 const Harness = "harness"
