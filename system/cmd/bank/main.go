@@ -9,7 +9,8 @@
 // BANK_PEERS ("dep=a,b;dep2=c"), BANK_ADMIN=1, BANK_INSTANCE. The run's
 // secrets come only from the environment: BANK_ADMIN_TOKEN, BANK_CARD_KEY,
 // BANK_SEED_KEY, BANK_STORE_PASSWORD, and the process's certificate
-// (BANK_TLS_CA, BANK_TLS_CERT, BANK_TLS_KEY; without them it speaks plain
+// (BANK_TLS_CA, BANK_TLS_CERT, BANK_TLS_KEY, and BANK_TLS_TICKET_KEY shared
+// by the service's replicas; without the first three it speaks plain
 // HTTP and authorises no route).
 package main
 
