@@ -107,7 +107,7 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 	err = nil
 	select {
 	case <-ctx.Done():
-	case err = <-watchDisk(ctx, s, healthEvery):
+	case err = <-watchDisk(ctx, s, healthEvery, lostFor):
 		log.Error("store node stopping: it lost the use of its disk", "name", cfg.Name, "err", err)
 	}
 	s.Shutdown()
@@ -115,8 +115,15 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 	return err
 }
 
-// healthEvery is how often a node looks at its own health.
-const healthEvery = 5 * time.Second
+// healthEvery is how often a node looks at its own health, and lostFor
+// how long a lost disk must stay lost before the node exits: often
+// enough to see the node healthy soon after it starts (before that, a
+// JetStream still starting reads as "not enabled"), and long enough that
+// a passing error does not restart a node.
+const (
+	healthEvery = time.Second
+	lostFor     = 5 * time.Second
+)
 
 // watchDisk reports when the node has lost the use of its disk and still
 // has a check later, a state that only a restart clears (measured,
@@ -126,12 +133,13 @@ const healthEvery = 5 * time.Second
 // when the disk comes back. The node then exits, and its platform starts
 // it again, as a liveness probe would: a disk still failing makes it exit
 // again; a disk that recovered lets it catch up from its peers.
-func watchDisk(ctx context.Context, s *server.Server, every time.Duration) <-chan error {
+func watchDisk(ctx context.Context, s *server.Server, every, grace time.Duration) <-chan error {
 	out := make(chan error, 1)
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
-		healthy, seen := false, false
+		healthy := false
+		var since time.Time // when the disk was first seen lost; zero while it is not
 		for {
 			select {
 			case <-ctx.Done():
@@ -141,11 +149,15 @@ func watchDisk(ctx context.Context, s *server.Server, every time.Duration) <-cha
 			h := s.Healthz(nil)
 			healthy = healthy || h.Status == "ok"
 			lost := healthy && (strings.Contains(h.Error, "write error") || strings.Contains(h.Error, "JetStream not enabled"))
-			if lost && seen {
+			switch {
+			case !lost:
+				since = time.Time{}
+			case since.IsZero():
+				since = time.Now()
+			case time.Since(since) >= grace:
 				out <- fmt.Errorf("store health: %s", h.Error)
 				return
 			}
-			seen = lost
 		}
 	}()
 	return out
