@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/groundwork/check"
 	"github.com/faultline/faultline/groundwork/history"
 	"github.com/faultline/faultline/groundwork/platform"
+	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/seed"
 )
 
@@ -160,4 +161,29 @@ func (in *Inspect) Eventually(ctx context.Context, limit time.Duration, f func()
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// Backlog returns how many messages the durable consumer of service has
+// not yet acknowledged, as the replica that took the latest delivery says
+// (mesh.MetricBacklogDelivery): each replica knows the backlog only as of
+// a message it took, so the sum, or the replica that reported last (it may
+// be working through messages it took long ago), can show messages
+// another replica has long since handled.
+func (in *Inspect) Backlog(ctx context.Context, service, consumer string) (float64, error) {
+	labels := map[string]string{"consumer": consumer}
+	n, err := in.MetricByInstance(ctx, service, mesh.MetricConsumerBacklog, labels)
+	if err != nil {
+		return 0, err
+	}
+	at, err := in.MetricByInstance(ctx, service, mesh.MetricBacklogDelivery, labels)
+	if err != nil {
+		return 0, err
+	}
+	best, last := 0.0, -1.0
+	for inst, v := range n {
+		if d := at[inst]; d > last {
+			best, last = v, d
+		}
+	}
+	return best, nil
 }

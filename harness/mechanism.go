@@ -308,7 +308,7 @@ func caughtUp(name, service string, limit time.Duration, atPace bool, consumers 
 			err := in.Eventually(ctx, limit, func() error {
 				for _, c := range consumers {
 					var err error
-					if backlog[c], err = in.Metric(ctx, service, mesh.MetricConsumerBacklog, map[string]string{"consumer": c}); err != nil {
+					if backlog[c], err = in.Backlog(ctx, service, c); err != nil {
 						return err
 					}
 					if backlog[c] > 0 {

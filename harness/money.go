@@ -136,7 +136,7 @@ var deferredConsumers = map[string]string{"card-api": "card-voids", "balance": "
 func deferredBacklog(ctx context.Context, in *Inspect) (float64, bool) {
 	total := 0.0
 	for service, consumer := range deferredConsumers {
-		v, err := in.Metric(ctx, service, mesh.MetricConsumerBacklog, map[string]string{"consumer": consumer})
+		v, err := in.Backlog(ctx, service, consumer)
 		if err != nil {
 			return 0, false
 		}

@@ -26,6 +26,7 @@ const (
 	MetricDeadlineSpent    = "bank_client_deadline_spent_total"          // dep: calls not sent, the caller's deadline already spent
 	MetricConsumerMessages = "bank_consumer_messages_total"              // consumer, outcome: ok, retry
 	MetricConsumerBacklog  = "bank_consumer_backlog"                     // consumer: messages not yet acknowledged
+	MetricBacklogDelivery  = "bank_consumer_backlog_delivery"            // consumer: the consumer's delivery sequence the backlog was read at
 	MetricConsumerCatchUp  = "bank_consumer_catch_up_messages_total"     // consumer: deferred messages handled while behind, under the catch-up pace
 	MetricCatchUpWait      = "bank_consumer_catch_up_wait_seconds_total" // consumer: time deferred work waited on the catch-up pace
 	MetricShed             = "bank_shed_total"                           // path: calls refused by admission control (load shed)
@@ -78,6 +79,7 @@ type Metrics struct {
 	deadlineSpent  *prometheus.CounterVec
 	consumed       *prometheus.CounterVec
 	backlog        *prometheus.GaugeVec
+	backlogAt      *prometheus.GaugeVec
 	catchUp        *prometheus.CounterVec
 	catchUpWait    *prometheus.CounterVec
 	faultsInjected *prometheus.CounterVec
@@ -120,6 +122,8 @@ func NewMetrics(service string) *Metrics {
 		consumed:       counter(MetricConsumerMessages, "Deferred-work messages handled, by durable consumer and outcome (ok: acknowledged; retry: redelivered later).", "consumer", "outcome"),
 		backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricConsumerBacklog,
 			Help: "Messages of a durable consumer not yet acknowledged (pending plus in flight), as last read from the store.", ConstLabels: c}, []string{"consumer"}),
+		backlogAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricBacklogDelivery,
+			Help: "The durable consumer's delivery sequence at which this replica read its backlog: replicas share a consumer, and the one with the latest delivery knows best.", ConstLabels: c}, []string{"consumer"}),
 		catchUp:        counter(MetricConsumerCatchUp, "Deferred-work messages handled while the consumer was behind, under the catch-up pace.", "consumer"),
 		catchUpWait:    counter(MetricCatchUpWait, "Seconds deferred work waited on the catch-up pace, so that a backlog does not reach the stores all at once.", "consumer"),
 		faultsInjected: counter("bank_admin_faults_applied_total", "Requests affected by an admin L7 fault, by kind.", "kind"),
@@ -127,7 +131,7 @@ func NewMetrics(service string) *Metrics {
 	}
 	reg.MustRegister(m.serverRequests, m.serverLatency, m.serverCut, m.rateLimited, m.refused, m.handshakes, m.inFlight, m.draining, m.drainRequests,
 		m.clientCalls, m.clientLatency, m.retries, m.budgetDenied, m.breakerState, m.breakerChanges, m.callsCancelled,
-		m.deadlineSpent, m.consumed, m.backlog, m.catchUp, m.catchUpWait, m.faultsInjected, m.shed)
+		m.deadlineSpent, m.consumed, m.backlog, m.backlogAt, m.catchUp, m.catchUpWait, m.faultsInjected, m.shed)
 	return m
 }
 
@@ -141,10 +145,16 @@ func (m *Metrics) ConsumerHandled(consumer string, ok bool) {
 	m.consumed.WithLabelValues(consumer, outcome).Inc()
 }
 
-// SetConsumerBacklog records how many messages consumer has not yet
-// acknowledged.
-func (m *Metrics) SetConsumerBacklog(consumer string, n int) {
+// SetConsumerBacklog records how many messages consumer had not yet
+// acknowledged at its delivery number delivery (the consumer's own
+// sequence, which counts every delivery, redeliveries too). Replicas share
+// a durable consumer and each knows the backlog only as of a message it
+// took; a replica still working through messages it took long ago reports
+// old figures, so a reader takes the replica with the latest delivery
+// (MetricBacklogDelivery), never the sum or the latest report.
+func (m *Metrics) SetConsumerBacklog(consumer string, n int, delivery uint64) {
 	m.backlog.WithLabelValues(consumer).Set(float64(n))
+	m.backlogAt.WithLabelValues(consumer).Set(float64(delivery))
 }
 
 // ConsumerCaughtUp counts one deferred-work message of consumer handled

@@ -285,12 +285,13 @@ func TestConsumerMetrics(t *testing.T) {
 	m.ConsumerHandled("enrichment", true)
 	m.ConsumerHandled("enrichment", true)
 	m.ConsumerHandled("enrichment", false)
-	m.SetConsumerBacklog("enrichment", 7)
+	m.SetConsumerBacklog("enrichment", 7, 1)
 	assert.EqualValues(t, 2, value(t, m, mesh.MetricConsumerMessages, map[string]string{"consumer": "enrichment", "outcome": "ok"}))
 	assert.EqualValues(t, 1, value(t, m, mesh.MetricConsumerMessages, map[string]string{"outcome": "retry"}))
 	assert.EqualValues(t, 7, value(t, m, mesh.MetricConsumerBacklog, nil))
-	m.SetConsumerBacklog("enrichment", 0)
+	m.SetConsumerBacklog("enrichment", 0, 2)
 	assert.Zero(t, value(t, m, mesh.MetricConsumerBacklog, nil), "a backlog is a level, not a count")
+	assert.EqualValues(t, 2, value(t, m, mesh.MetricBacklogDelivery, nil), "read at the consumer's second delivery")
 }
 
 // An admin fault with a rate limit lowers the process's own limit, so the

@@ -250,7 +250,7 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 	defer msgs.Stop()
 	go func() { <-ctx.Done(); msgs.Stop() }()
 	if info := cons.CachedInfo(); info != nil {
-		p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending)
+		p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending, info.Delivered.Consumer)
 	}
 	for {
 		m, err := msgs.Next()
@@ -308,7 +308,7 @@ func (p *Process) recordBacklog(name string, md *jetstream.MsgMetadata, failed b
 	if failed {
 		n++
 	}
-	p.Metrics.SetConsumerBacklog(name, n)
+	p.Metrics.SetConsumerBacklog(name, n, md.Sequence.Consumer)
 }
 
 // Handle registers a route on the process's server. Setup functions create
