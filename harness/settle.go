@@ -53,11 +53,15 @@ func (s *suite) settle(ctx context.Context, sc *Scenario, warm time.Duration, pl
 	}
 }
 
+// steadySpan is how far back steadyNow looks: StableWindows windows of
+// RecoveryWindow, RecoveryStep apart.
+const steadySpan = check.RecoveryWindow + time.Duration(check.StableWindows-1)*check.RecoveryStep
+
 // steadyNow reports whether every journey of plans at settleRate or more
 // met its steady objective in each of the check.StableWindows windows
 // ending by end (none starting before from).
 func steadyNow(ops []history.Op, plans []load.Plan, from, end time.Duration) bool {
-	span := check.RecoveryWindow + time.Duration(check.StableWindows-1)*check.RecoveryStep
+	span := steadySpan
 	if end-span < from {
 		return false
 	}

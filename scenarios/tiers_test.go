@@ -1,16 +1,11 @@
 package scenarios
 
 import (
-	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/faults"
-	"github.com/faultline/faultline/groundwork/check"
-	"github.com/faultline/faultline/groundwork/history"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/system/feed"
 	"github.com/faultline/faultline/system/mesh"
 )
 
@@ -56,45 +51,10 @@ customer's feed shows their newest approved card payment.`,
 		Faults: steps,
 		Hold:   []string{"card-auth", "payments"},
 		Checks: []harness.Check{
-			{Name: "feed-caught-up", After: feedCaughtUp},
+			{Name: "feed-caught-up", After: harness.FeedsCaughtUp},
 			harness.CaughtUpAtPace("enrichment-caught-up", "transaction-enrichment", 30*time.Second, "enrichment"),
 			harness.CaughtUp("feed-generator-caught-up", "feed-generator", 30*time.Second, "feed-generator"),
 			harness.CaughtUp("notifications-caught-up", "notifications", 30*time.Second, "notifications"),
 		},
 	})
-}
-
-// feedCaughtUp checks that every card payment approved during the scenario
-// reaches its customer's feed once the deferred workers are back.
-func feedCaughtUp(ctx context.Context, in *harness.Inspect, _ any) check.Result {
-	want := map[string]bool{} // ledger keys of approved authorisations
-	for _, o := range in.Ops() {
-		if o.Journey == "card-auth" && o.Outcome == history.OK && o.Result == "00" && o.Key != "" {
-			want["auth:"+o.Key] = true
-		}
-	}
-	seen := 0
-	err := in.Eventually(ctx, 30*time.Second, func() error {
-		seen = 0
-		for _, c := range in.Data().Customers {
-			var f feed.Feed
-			if err := in.AsCustomer(ctx, c, "/v1/feed", &f); err != nil {
-				return err
-			}
-			for _, it := range f.Items {
-				if want[it.Key] {
-					seen++
-				}
-			}
-		}
-		if seen < len(want) {
-			return fmt.Errorf("%d of %d approved authorisations in the feeds", seen, len(want))
-		}
-		return nil
-	})
-	r := check.Result{Verdict: check.Valid, Summary: fmt.Sprintf("all %d approved authorisations of this scenario reached the feeds", len(want))}
-	if err != nil {
-		r.Verdict, r.Summary = check.Invalid, "deferred work did not catch up within 30s: "+err.Error()
-	}
-	return r
 }

@@ -65,6 +65,9 @@ type Scenario struct {
 	// Settle says how long the warm-up went on before the bank was steady
 	// and the steady window began (harness.SettleLimit).
 	Settle string `json:"settle,omitempty"`
+	// Sweep is the blast-radius sweep's matrix, when the scenario is the
+	// sweep (it has no Plan: its cells are judged as they run).
+	Sweep *Sweep `json:"sweep,omitempty"`
 }
 
 // Plan is what a scenario's history is judged against: its windows and the
