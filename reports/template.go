@@ -10,12 +10,14 @@ const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; scrip
 var funcs = template.FuncMap{
 	"chart": chart, "blast": blastMatrix, "pct": pct, "dur": dur, "worst": worst, "maxrec": maxRecovery,
 	"f0": f0, "f1": f1, "add": add, "ms": ms, "hundred": hundred, "signed": signed,
+	"sweeps": sweeps, "deltams": deltaMs,
 }
 
 // page parses a page's template with the chart and blast templates.
 func page(name, text string) *template.Template {
 	t := template.Must(template.New(name).Funcs(funcs).Parse(text))
 	template.Must(t.Parse(chartTmpl))
+	template.Must(t.Parse(sweepTmpl))
 	return template.Must(t.Parse(blastTmpl))
 }
 
@@ -44,8 +46,9 @@ seed {{.Run.Seed}} · scale {{.Run.Scale}} · rate ×{{.Run.Rate}} · {{.Run.Cus
 bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v}} {{end}}</p>
 <table><tr><th>scenario</th><th>verdict</th><th>faults</th><th>worst journey during faults</th><th>slowest recovery</th></tr>
 {{range .Scenarios}}<tr><td><a href="#{{.Name}}">{{.Name}}</a></td><td class="{{.Verdict}}">{{.Verdict}}</td>
-<td>{{range .Faults}}{{.Name}}<br>{{end}}</td><td>{{worst .Scenario}}</td><td>{{maxrec .Scenario}}</td></tr>{{end}}
+<td>{{if .Sweep}}{{len .Faults}} faults, one at a time: <a href="#sweep-{{.Name}}">the sweep's matrix</a>{{else}}{{range .Faults}}{{.Name}}<br>{{end}}{{end}}</td><td>{{worst .Scenario}}</td><td>{{maxrec .Scenario}}</td></tr>{{end}}
 </table>
+{{range sweeps .Run}}{{template "sweep" .}}{{end}}
 <h2>Blast radius</h2>
 <p><small>Each cell: the feature's success ratio change and p99 growth while the scenario's faults were on, against its steady state. ○ untouched, ◔ slight, ◑ clear, ● severe; tiers left to right, most important first.</small></p>
 {{template "blast" (blast .Run)}}
@@ -59,7 +62,7 @@ bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v
 {{if .Failures}}<ul class="invalid">{{range .Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table><tr><th>fault</th><th>injected</th><th>recovered</th><th>evidence</th></tr>
 {{range .Faults}}<tr><td>{{.Name}}</td><td>{{dur .Injected}}</td><td>{{dur .Recovered}}</td><td>{{.Evidence}}{{if .Error}} <span class="invalid">{{.Error}}</span>{{end}}</td></tr>{{end}}</table>
-<div class="grid">{{$sc := .}}{{range $i, $s := .Series}}<div><b>{{.Journey}}</b> <small>recovery {{index $sc.Recovery .Journey | dur}}</small><br>{{with chart $sc $i $s}}{{template "chart" .}}{{end}}</div>{{end}}</div>
+{{if .Sweep}}<p><small>The sweep's cells are in <a href="#sweep-{{.Name}}">its matrix</a> above; its timeline is too long to chart here.</small></p>{{else}}<div class="grid">{{$sc := .}}{{range $i, $s := .Series}}<div><b>{{.Journey}}</b> <small>recovery {{index $sc.Recovery .Journey | dur}}</small><br>{{with chart $sc $i $s}}{{template "chart" .}}{{end}}</div>{{end}}</div>{{end}}
 <table><tr><th>journey</th><th>window</th><th>requests</th><th>success</th><th>p50</th><th>p95</th><th>p99</th></tr>
 {{range .Stats}}<tr><td>{{.Journey}}</td><td>{{.Window}}</td><td>{{.Count}}</td><td>{{pct .Success}}</td><td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td></tr>{{end}}</table>
 <table><tr><th>check</th><th>journey</th><th>window</th><th>verdict</th><th>summary</th></tr>
