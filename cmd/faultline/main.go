@@ -7,6 +7,9 @@
 //	faultline bench [-quick]        measure the harness and the bank (docs/PERFORMANCE.md)
 //	faultline soak -n N [-short] [-run REGEX]
 //	                                run the suite N times; count each scenario's verdicts
+//	faultline sweep [-short] [-targets a,b] [-faults kill-all,...]
+//	                                the blast-radius sweep: every fault kind on every
+//	                                service, each feature's effect, tier contracts
 //	faultline kind host|image|create|delete
 //	                                set up the host, build the offline node image,
 //	                                create or delete the kind cluster
@@ -38,7 +41,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: faultline report [-rejudge] <run-folder> | reap | bench [-quick] | soak -n N [-short] [-run REGEX] | kind host|image|create|delete")
+	return errors.New("usage: faultline report [-rejudge] <run-folder> | reap | bench [-quick] | soak -n N [-short] [-run REGEX] | sweep [-short] [-targets LIST] [-faults LIST] | kind host|image|create|delete")
 }
 
 func run(args []string) error {
@@ -64,6 +67,8 @@ func run(args []string) error {
 		return runBench(ctx, args[1:])
 	case "soak":
 		return runSoak(ctx, args[1:])
+	case "sweep":
+		return runSweep(ctx, args[1:])
 	case "kind":
 		return runKind(ctx, args[1:])
 	}
