@@ -72,7 +72,8 @@ func pathFindings(cells []result.Cell, paths []result.Path) []result.Finding {
 				}
 			}
 			out = append(out, result.Finding{Kind: "hidden-dependency", Feature: p.Feature, Service: s, Cells: cellNames(cells, s, p.Feature),
-				Detail: fmt.Sprintf("%s is not on %s's declared path (%s), but %s", s, p.Feature, strings.Join(p.Declared, ", "), strings.Join(which, "; "))})
+				Detail: fmt.Sprintf("%s is not on %s's declared path (%s), but %s: a dependency the path does not name, or a resource they share (the machine's CPU, a caller both go through)",
+					s, p.Feature, strings.Join(p.Declared, ", "), strings.Join(which, "; "))})
 		}
 		for _, s := range p.Declared {
 			if swept[s] && !slices.Contains(p.Measured, s) {
