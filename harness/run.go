@@ -117,16 +117,8 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	sort.Slice(plans, func(i, j int) bool { return plans[i].Journey < plans[j].Journey })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	loadCtx, stopLoad := context.WithCancel(ctx)
+	stopLoad := s.startLoad(ctx, sc.Name, plans)
 	defer stopLoad()
-	loadDone := make(chan []load.Stats, 1)
-	go func() {
-		st, err := load.Attack(loadCtx, h, sc.Name, s.gen, plans)
-		if err != nil {
-			progress("%s: load: %v", sc.Name, err)
-		}
-		loadDone <- st
-	}()
 	// The steady state is judged from the end of the warm-up (new
 	// connections are set up) once the bank is steady (settle.go).
 	warm := h.Now()
@@ -153,8 +145,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	// then are waited for (they started before the end) but do not push the
 	// end out, or the after window could fall where no request started.
 	end := h.Now()
-	stopLoad()
-	loadStats := <-loadDone
+	loadStats := stopLoad()
 	h.AddEvent(history.Event{Scenario: sc.Name, At: end, Kind: history.Phase, Detail: "drain"})
 	progress("%s: load done; draining queues and auditing the ledger", sc.Name)
 	money := s.money(ctx, sc.Name)
@@ -172,6 +163,60 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	}
 	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
+}
+
+// startLoad runs plans as scenario's load until the returned function is
+// called; it returns what the load sent (once; later calls return nil).
+func (s *suite) startLoad(ctx context.Context, scenario string, plans []load.Plan) func() []load.Stats {
+	loadCtx, stop := context.WithCancel(ctx)
+	done := make(chan []load.Stats, 1)
+	go func() {
+		st, err := load.Attack(loadCtx, s.hist, scenario, s.gen, plans)
+		if err != nil {
+			progress("%s: load: %v", scenario, err)
+		}
+		done <- st
+	}()
+	var once sync.Once
+	var stats []load.Stats
+	return func() []load.Stats {
+		once.Do(func() { stop(); stats = <-done })
+		return stats
+	}
+}
+
+// faultChecks judges the faults themselves: one the platform could not
+// inject is unknown (nothing was tested under it), one that failed to
+// inject, verify or recover is invalid, and one that took hold but did
+// nothing is unknown.
+func (s *suite) faultChecks(fs []result.Fault) []check.Result {
+	var out []check.Result
+	for _, f := range fs {
+		switch {
+		case f.Unsupported:
+			out = append(out, check.Result{Check: "fault", Verdict: check.Unknown,
+				Summary: fmt.Sprintf("%s: the %s platform cannot inject it, so nothing here was tested under it: %s", f.Name, s.plat.Name(), f.Error)})
+		case f.Error != "":
+			out = append(out, check.Result{Check: "fault", Verdict: check.Invalid, Summary: f.Name + ": " + f.Error})
+		case f.NoEffect != "":
+			out = append(out, check.Result{Check: "fault", Verdict: check.Unknown,
+				Summary: fmt.Sprintf("%s took hold but did nothing, so nothing here was tested under it: %s", f.Name, f.NoEffect)})
+		}
+	}
+	return out
+}
+
+// saveEvidence saves a scenario's money evidence in the run folder and
+// returns its file name, or "" if it could not be saved.
+func (s *suite) saveEvidence(scenario string, ev result.Evidence) string {
+	s.mu.Lock()
+	name := fmt.Sprintf("evidence-%02d.json", len(s.results)+1)
+	s.mu.Unlock()
+	if err := result.SaveEvidence(s.dir, name, ev); err != nil {
+		progress("%s: save evidence: %v", scenario, err)
+		return ""
+	}
+	return name
 }
 
 // withoutFault makes a scenario's own check unknown when a fault of the
@@ -401,25 +446,8 @@ func (s *suite) judgeLive(sc *Scenario, start, end time.Duration, injs []*inject
 	res.Plan = &p
 	ops := s.hist.Ops(sc.Name)
 	ev := money.evidence(ops)
-	s.mu.Lock()
-	res.Evidence = fmt.Sprintf("evidence-%02d.json", len(s.results)+1)
-	s.mu.Unlock()
-	if err := result.SaveEvidence(s.dir, res.Evidence, ev); err != nil {
-		progress("%s: save evidence: %v", sc.Name, err)
-		res.Evidence = ""
-	}
-	for _, f := range res.Faults {
-		switch {
-		case f.Unsupported:
-			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Unknown,
-				Summary: fmt.Sprintf("%s: the %s platform cannot inject it, so nothing here was tested under it: %s", f.Name, s.plat.Name(), f.Error)})
-		case f.Error != "":
-			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Invalid, Summary: f.Name + ": " + f.Error})
-		case f.NoEffect != "":
-			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Unknown,
-				Summary: fmt.Sprintf("%s took hold but did nothing, so nothing here was tested under it: %s", f.Name, f.NoEffect)})
-		}
-	}
+	res.Evidence = s.saveEvidence(sc.Name, ev)
+	res.Checks = append(res.Checks, s.faultChecks(res.Faults)...)
 	res.Checks = append(res.Checks, check.Safely("leftovers", s.leftovers))
 	return Judge(res, ops, ev)
 }

@@ -262,16 +262,8 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 	plans := s.sweepPlans()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	loadCtx, stopLoad := context.WithCancel(ctx)
+	stopLoad := s.startLoad(ctx, sw.Name, plans)
 	defer stopLoad()
-	loadDone := make(chan []load.Stats, 1)
-	go func() {
-		st, err := load.Attack(loadCtx, h, sw.Name, s.gen, plans)
-		if err != nil {
-			progress("%s: load: %v", sw.Name, err)
-		}
-		loadDone <- st
-	}()
 	warm := h.Now()
 	sleepUntil(ctx, h, warm+Warmup)
 	start := h.Now()
@@ -318,8 +310,7 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 			c.Back.Round(100*time.Millisecond), prefixed("; ", c.BackError))
 	}
 	end := h.Now()
-	stopLoad()
-	loadStats := <-loadDone
+	loadStats := stopLoad()
 	h.AddEvent(history.Event{Scenario: sw.Name, At: end, Kind: history.Phase, Detail: "drain"})
 	progress("%s: load done; draining queues and auditing the ledger", sw.Name)
 	money := s.money(ctx, sw.Name)
@@ -342,23 +333,9 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 	sr.Findings = append(sr.Findings, notBack(cells)...)
 	res.Sweep = sr
 	ev := money.evidence(ops)
-	s.mu.Lock()
-	res.Evidence = fmt.Sprintf("evidence-%02d.json", len(s.results)+1)
-	s.mu.Unlock()
-	if err := result.SaveEvidence(s.dir, res.Evidence, ev); err != nil {
-		progress("%s: save evidence: %v", sw.Name, err)
-		res.Evidence = ""
-	}
+	res.Evidence = s.saveEvidence(sw.Name, ev)
 	res.Checks = append(res.Checks, contractCheck(breaches, unjudged), backCheck(cells))
-	for _, f := range res.Faults {
-		switch {
-		case f.Unsupported:
-			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Unknown,
-				Summary: fmt.Sprintf("%s: the %s platform cannot inject it: %s", f.Name, s.plat.Name(), f.Error)})
-		case f.Error != "":
-			res.Checks = append(res.Checks, check.Result{Check: "fault", Verdict: check.Invalid, Summary: f.Name + ": " + f.Error})
-		}
-	}
+	res.Checks = append(res.Checks, s.faultChecks(res.Faults)...)
 	for _, st := range loadStats {
 		res.Checks = append(res.Checks, loadCheck(st))
 	}
