@@ -29,7 +29,7 @@ func runSweep(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("sweep: unexpected arguments %v", fs.Args())
 	}
-	env := os.Environ()
+	env := append(os.Environ(), "FAULTLINE_SWEEP=on")
 	sw := harness.Sweep{}
 	if *targets != "" {
 		sw.Targets = strings.Split(*targets, ",")
