@@ -130,9 +130,8 @@ func (s *suite) money(ctx context.Context, scenario string) moneyState {
 // findings: voids, the balance projection, payment settlement.
 var deferredConsumers = map[string]string{"card-api": "card-voids", "balance": "balance-projection", "payments": "payments-settler"}
 
-// deferredBacklog sums what those consumers have left (each instance's
-// bank_consumer_backlog, as of the last message it took); false if any
-// could not be read.
+// deferredBacklog sums what those consumers have left (each as
+// Inspect.Backlog reads it); false if any could not be read.
 func deferredBacklog(ctx context.Context, in *Inspect) (float64, bool) {
 	total := 0.0
 	for service, consumer := range deferredConsumers {

@@ -166,7 +166,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 }
 
 // startLoad runs plans as scenario's load until the returned function is
-// called; it returns what the load sent (once; later calls return nil).
+// called; it returns what the load sent (each call the same).
 func (s *suite) startLoad(ctx context.Context, scenario string, plans []load.Plan) func() []load.Stats {
 	loadCtx, stop := context.WithCancel(ctx)
 	done := make(chan []load.Stats, 1)

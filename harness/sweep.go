@@ -116,11 +116,24 @@ func (sw *Sweep) defaults(scale float64, short bool) error {
 	return errors.Join(errs...)
 }
 
+// sweepScale is the scale the sweep's window takes: FAULTLINE_SCALE when
+// set; not -short's own 0.4 (defaults shortens the window for -short).
+func sweepScale(cfg Config) float64 {
+	if os.Getenv("FAULTLINE_SCALE") != "" {
+		return cfg.Scale
+	}
+	return 1
+}
+
 // Check fills in sw's defaults as a run would and validates it, so that
 // a command can refuse bad input before it starts anything.
 func (sw *Sweep) Check(short bool) error {
 	c := *sw
-	return errors.Join(c.defaults(1, short), c.Validate())
+	cfg, err := LoadConfig(short)
+	if err != nil {
+		return err
+	}
+	return errors.Join(c.defaults(sweepScale(cfg), short), c.Validate())
 }
 
 // Validate rejects a bad sweep before anything is started.
@@ -196,7 +209,7 @@ func RunSweep(t *testing.T, sw Sweep) {
 	if sw.Name == "" {
 		sw.Name = t.Name()
 	}
-	if err := errors.Join(sw.defaults(s.cfg.Scale, testing.Short()), sw.Validate()); err != nil {
+	if err := errors.Join(sw.defaults(sweepScale(s.cfg), testing.Short()), sw.Validate()); err != nil {
 		t.Fatalf("faultline: sweep %s is invalid, nothing was started:\n%v", sw.Name, err)
 	}
 	if err := s.ensure(); err != nil {
@@ -240,7 +253,7 @@ work caught up within %v; at the end no money is lost.`,
 func (s *suite) sweepPlans() []load.Plan {
 	var plans []load.Plan
 	for j, r := range DefaultLoad {
-		plans = append(plans, load.Plan{Journey: j, Rate: max(r, SweepRateFloor) * s.cfg.Rate, Duration: 24 * time.Hour})
+		plans = append(plans, load.Plan{Journey: j, Rate: max(r*s.cfg.Rate, SweepRateFloor), Duration: 24 * time.Hour})
 	}
 	sort.Slice(plans, func(i, j int) bool { return plans[i].Journey < plans[j].Journey })
 	return plans
@@ -271,7 +284,7 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 	in := &Inspect{s: s, scenario: sw.Name}
 	injs := make([]*injection, len(cells))
 	defer s.recoverAll(sw.Name, injs)
-	last := warm // where the last cell's effects end
+	last := start // where the last cell's effects end (at first, the warm-up's)
 	done := 0
 	for i := range cells {
 		c := &cells[i]

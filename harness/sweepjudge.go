@@ -19,6 +19,12 @@ import (
 // cellName names a cell in findings and failures.
 func cellName(c result.Cell) string { return c.Kind + " " + c.Target }
 
+// cellJudged reports whether a cell tells anything: it ran, on a steady bank,
+// and its fault went in and did something.
+func cellJudged(c result.Cell) bool {
+	return c.Skipped == "" && c.Unsteady == "" && c.Fault.Error == "" && !c.Fault.Unsupported && c.Fault.NoEffect == ""
+}
+
 // hurt reports whether an effect counts against a critical path or a
 // contract.
 func hurt(e check.Effect) bool { return e == check.Degraded || e == check.Broken }
@@ -31,7 +37,7 @@ func measuredPaths(cells []result.Cell) []result.Path {
 	for _, f := range topology.Features {
 		p := result.Path{Feature: f.Name, Tier: f.Tier, Declared: slices.Clone(topology.ServicesOf(f.Name)), Measured: []string{}}
 		for _, c := range cells {
-			if c.Unsteady != "" {
+			if !cellJudged(c) {
 				continue
 			}
 			for _, fe := range c.Features {
@@ -48,25 +54,33 @@ func measuredPaths(cells []result.Cell) []result.Path {
 
 // pathFindings lists every difference between a measured and a declared
 // path: a service whose faults hurt a feature it is not declared to serve
-// (a hidden dependency), and a declared service that the sweep put every
-// fault on without hurting the feature (declared, but not on the path).
+// (a hidden dependency; a store node is on every path), and a declared
+// service whose loss (every replica killed or paused) the sweep judged
+// without the feature being hurt (declared, but not on the path).
 func pathFindings(cells []result.Cell, paths []result.Path) []result.Finding {
-	swept := map[string]bool{} // targets the sweep ran a judged cell on
+	// A declared service can be missing from a path only if the sweep took
+	// it away whole (killed or paused every replica) and looked.
+	swept := map[[2]string]bool{} // target, feature
 	for _, c := range cells {
-		if c.Skipped == "" && c.Unsteady == "" {
-			swept[c.Target] = true
+		if !cellJudged(c) || (c.Kind != "kill-all" && c.Kind != "pause-all") {
+			continue
+		}
+		for _, fe := range c.Features {
+			if fe.Effect != check.NotJudged {
+				swept[[2]string{c.Target, fe.Feature}] = true
+			}
 		}
 	}
 	var out []result.Finding
 	for _, p := range paths {
 		for _, s := range p.Measured {
-			if slices.Contains(p.Declared, s) {
-				continue
+			if slices.Contains(p.Declared, s) || isStoreNode(s) {
+				continue // every path writes through the store
 			}
 			var which []string
 			for _, c := range cells {
 				for _, fe := range c.Features {
-					if c.Target == s && fe.Feature == p.Feature && hurt(fe.Effect) && c.Unsteady == "" {
+					if c.Target == s && fe.Feature == p.Feature && hurt(fe.Effect) && cellJudged(c) {
 						which = append(which, fmt.Sprintf("%s (%s: %s)", cellName(c), fe.Effect, fe.Why))
 					}
 				}
@@ -76,7 +90,7 @@ func pathFindings(cells []result.Cell, paths []result.Path) []result.Finding {
 					s, p.Feature, strings.Join(p.Declared, ", "), strings.Join(which, "; "))})
 		}
 		for _, s := range p.Declared {
-			if swept[s] && !slices.Contains(p.Measured, s) {
+			if swept[[2]string{s, p.Feature}] && !slices.Contains(p.Measured, s) {
 				out = append(out, result.Finding{Kind: "declared-not-measured", Feature: p.Feature, Service: s,
 					Detail: fmt.Sprintf("%s is declared on %s's path, but no fault the sweep put on it degraded %s", s, p.Feature, p.Feature)})
 			}
@@ -89,7 +103,7 @@ func cellNames(cells []result.Cell, target, feature string) []string {
 	var out []string
 	for _, c := range cells {
 		for _, fe := range c.Features {
-			if c.Target == target && fe.Feature == feature && hurt(fe.Effect) && c.Unsteady == "" {
+			if c.Target == target && fe.Feature == feature && hurt(fe.Effect) && cellJudged(c) {
 				out = append(out, cellName(c))
 			}
 		}
@@ -125,6 +139,8 @@ func contracts(cells []result.Cell, samples []host.Sample) (breaches []result.Fi
 			switch {
 			case c.Unsteady != "":
 				unjudged = append(unjudged, fmt.Sprintf("%s/%s: %s", cellName(c), fe.Feature, c.Unsteady))
+			case !cellJudged(c):
+				unjudged = append(unjudged, fmt.Sprintf("%s/%s: the fault did not take: %s", cellName(c), fe.Feature, c.Fault.Error+c.Fault.NoEffect))
 			case fe.Effect == check.NotJudged:
 				unjudged = append(unjudged, fmt.Sprintf("%s/%s: %s", cellName(c), fe.Feature, fe.Why))
 			case hurt(fe.Effect) && ok && busy > HostBusyLimit:

@@ -55,6 +55,9 @@ func blastMatrix(run *result.Run) blastView {
 	v := blastView{Features: topology.Features}
 	symbols := []string{"○", "◔", "◑", "●"}
 	for _, sc := range run.Scenarios {
+		if sc.Sweep != nil {
+			continue // the sweep has a matrix of its own
+		}
 		var names []string
 		for _, f := range sc.Faults {
 			names = append(names, f.Name)

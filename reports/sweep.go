@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/groundwork/check"
@@ -90,16 +91,14 @@ func sweepOf(sc result.Scenario) sweepView {
 	}
 	for _, c := range sw.Cells {
 		row := sweepRow{Target: c.Target, Kind: c.Kind, Fault: c.Fault.Name, Back: c.Back, Tier: tierOf(c.Target)}
-		switch {
-		case c.Skipped != "":
-			row.Note = "not run: " + c.Skipped
-		case c.Unsteady != "":
-			row.Note = "not judged: " + c.Unsteady
-		case c.BackError != "":
-			row.Note = "not back: " + c.BackError
-		case c.Fault.Error != "":
-			row.Note = c.Fault.Error
+		var notes []string
+		for _, n := range []struct{ prefix, text string }{{"not run: ", c.Skipped}, {"not judged: ", c.Unsteady},
+			{"fault: ", c.Fault.Error}, {"no effect: ", c.Fault.NoEffect}, {"not back: ", c.BackError}} {
+			if n.text != "" {
+				notes = append(notes, n.prefix+n.text)
+			}
 		}
+		row.Note = strings.Join(notes, "; ")
 		if c.Skipped == "" {
 			for _, f := range topology.Features {
 				cv := sweepCellView{Effect: check.NotJudged, Symbol: "–", Recovery: -1, Missing: true}

@@ -46,7 +46,7 @@ seed {{.Run.Seed}} · scale {{.Run.Scale}} · rate ×{{.Run.Rate}} · {{.Run.Cus
 bank up in {{.Run.StartupMs}} ms · {{range $k, $v := .Run.Versions}}{{$k}} {{$v}} {{end}}</p>
 <table><tr><th>scenario</th><th>verdict</th><th>faults</th><th>worst journey during faults</th><th>slowest recovery</th></tr>
 {{range .Scenarios}}<tr><td><a href="#{{.Name}}">{{.Name}}</a></td><td class="{{.Verdict}}">{{.Verdict}}</td>
-<td>{{if .Sweep}}{{len .Faults}} faults, one at a time: <a href="#sweep-{{.Name}}">the sweep's matrix</a>{{else}}{{range .Faults}}{{.Name}}<br>{{end}}{{end}}</td><td>{{worst .Scenario}}</td><td>{{maxrec .Scenario}}</td></tr>{{end}}
+<td>{{if .Sweep}}{{len .Faults}} faults, one at a time: <a href="#sweep-{{.Name}}">the sweep's matrix</a>{{else}}{{range .Faults}}{{.Name}}<br>{{end}}{{end}}</td>{{if .Sweep}}<td colspan="2"><small>see the matrix</small></td>{{else}}<td>{{worst .Scenario}}</td><td>{{maxrec .Scenario}}</td>{{end}}</tr>{{end}}
 </table>
 {{range sweeps .Run}}{{template "sweep" .}}{{end}}
 <h2>Blast radius</h2>

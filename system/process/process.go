@@ -252,6 +252,9 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 	if info := cons.CachedInfo(); info != nil {
 		p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending, info.Delivered.Consumer)
 	}
+	var handled atomic.Int64 // when the last message was handled (Unix nanoseconds)
+	handled.Store(time.Now().UnixNano())
+	go p.readBacklogWhenIdle(ctx, cons, name, &handled)
 	for {
 		m, err := msgs.Next()
 		if err != nil {
@@ -264,6 +267,7 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 		err = handler(hctx, m)
 		cancel()
 		p.Metrics.ConsumerHandled(name, err == nil)
+		handled.Store(time.Now().UnixNano())
 		md, merr := m.Metadata()
 		if merr == nil {
 			p.recordBacklog(name, md, err != nil)
@@ -296,6 +300,39 @@ func redeliverAfter(delivered uint64) time.Duration {
 		return most
 	}
 	return first << (max(delivered, 1) - 1)
+}
+
+// backlogIdle is how long a consumer replica takes no message before it
+// asks the store for its consumer's backlog: a message's own figure counts
+// only what is not yet delivered, not what the other replica holds
+// delivered and unacknowledged (its buffer; a killed replica's messages
+// until AckWait), and a replica with nothing to do is the one that can
+// afford to ask. At most once per backlogIdle per idle replica: asking
+// every second from every consumer slowed the store (recordBacklog).
+const backlogIdle = 5 * time.Second
+
+// readBacklogWhenIdle sets the backlog from the store's own figures
+// (pending plus acknowledgement pending) whenever the replica has handled
+// nothing for backlogIdle, until ctx ends.
+func (p *Process) readBacklogWhenIdle(ctx context.Context, cons jetstream.Consumer, name string, handled *atomic.Int64) {
+	t := time.NewTicker(backlogIdle)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, handled.Load())) < backlogIdle {
+			continue
+		}
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		info, err := cons.Info(ictx)
+		cancel()
+		if err == nil {
+			p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending, info.Delivered.Consumer)
+		}
+	}
 }
 
 // recordBacklog sets the bank_consumer_backlog metric from the delivered

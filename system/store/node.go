@@ -126,7 +126,7 @@ const (
 )
 
 // watchDisk reports when the node has lost the use of its disk and still
-// has a check later, a state that only a restart clears (measured,
+// has lostFor later (looking every healthEvery), a state that only a restart clears (measured,
 // docs/BANK.md): after a write fails (EIO), NATS stops every stream and
 // raft group whose write failed ("critical write error"), and after the
 // disk fills (ENOSPC) it turns JetStream off on the node; both stay so
