@@ -101,6 +101,7 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	progress("%s: start (%v: warm-up %v, steady %v, %d faults, after %v)", sc.Name, total.Round(time.Millisecond), Warmup, sc.Steady, len(sc.Faults), sc.After)
 	h.AddEvent(history.Event{Scenario: sc.Name, At: h.Now(), Kind: history.Phase, Detail: "warm-up"})
 	busy := s.watchHost()
+	defer busy() // on a panic too; stopping twice is harmless
 
 	// The load runs until the scenario really ends: a recovery that takes
 	// longer than planned (a slow rollout) pushes the end out, and the time
@@ -343,13 +344,14 @@ func (s *suite) inject(ctx context.Context, scenario string, i int, f faults.Fau
 	s.mu.Lock()
 	s.injected[env.ID] = func() { _ = f.Recover(context.Background(), env) }
 	s.mu.Unlock()
-	err := f.Inject(ctx, env)
+	err := noPanic(func() error { return f.Inject(ctx, env) })
 	if err != nil {
 		in.step.Error = "inject: " + err.Error()
 		in.step.Unsupported = errors.Is(err, faults.ErrUnsupported)
 		progress("%s: inject %s FAILED: %v", scenario, f.Name(), err)
 	} else {
-		ev, verr := f.Verify(ctx, env)
+		var ev string
+		verr := noPanic(func() (err error) { ev, err = f.Verify(ctx, env); return err })
 		in.step.Evidence = ev
 		if verr != nil {
 			in.step.Error = "verify: " + verr.Error()
@@ -382,7 +384,8 @@ func (s *suite) recover(ctx context.Context, scenario string, in *injection) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoveryLimit(in.f))
 	defer cancel()
 	if r, ok := in.f.(faults.Reporter); ok {
-		rep, err := r.Report(rctx, in.env)
+		var rep string
+		err := noPanic(func() (err error) { rep, err = r.Report(rctx, in.env); return err })
 		switch {
 		case errors.Is(err, faults.ErrNoEffect):
 			in.step.NoEffect = err.Error()
@@ -390,7 +393,7 @@ func (s *suite) recover(ctx context.Context, scenario string, in *injection) {
 			in.step.Evidence = strings.TrimPrefix(in.step.Evidence+"; by the end: "+rep, "; ")
 		}
 	}
-	err := in.f.Recover(rctx, in.env)
+	err := noPanic(func() error { return in.f.Recover(rctx, in.env) })
 	in.step.Recovered = s.hist.Now()
 	detail := "recovered"
 	if err != nil {
@@ -408,6 +411,18 @@ func (s *suite) recoverAll(scenario string, injs []*injection) {
 	for _, in := range injs {
 		s.recover(context.Background(), scenario, in)
 	}
+}
+
+// noPanic runs one step of a fault (inject, verify, report, recover) and
+// turns a panic in it into an error, so that the fault is still recorded
+// and recovered, and the faults after it too.
+func noPanic(step func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return step()
 }
 
 // safeBefore takes a scenario check's baseline; a panic is an error (the

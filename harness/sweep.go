@@ -272,6 +272,7 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 	progress("%s: start: %d cells on %d targets (%d cannot apply), about %v at %v each", sw.Name, runnable,
 		len(sw.Targets), len(cells)-runnable, (time.Duration(runnable) * perCell).Round(time.Minute), perCell)
 	busy := s.watchHost()
+	defer busy() // on a panic too; stopping twice is harmless
 	plans := s.sweepPlans()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
