@@ -38,16 +38,24 @@ const (
 // the scenario's load or SettleLimit has passed, and returns how long it
 // waited past the warm-up and whether the bank was steady.
 func (s *suite) settle(ctx context.Context, sc *Scenario, warm time.Duration, plans []load.Plan) (time.Duration, bool) {
-	h := s.hist
 	from := warm + Warmup
-	deadline := from + SettleLimit
+	steady := s.waitSteady(ctx, sc.Name, plans, warm, from+SettleLimit)
+	return max(0, s.hist.Now()-from), steady
+}
+
+// waitSteady waits until the bank is steady for plans (steadyNow, with no
+// window starting before from) or deadline has passed, and reports
+// whether it was steady.
+func (s *suite) waitSteady(ctx context.Context, scenario string, plans []load.Plan, from, deadline time.Duration) bool {
+	h := s.hist
 	for {
 		now := h.Now()
-		if steadyNow(h.Ops(sc.Name), plans, warm, now-settleMargin) {
-			return max(0, now-from), true
+		end := now - settleMargin
+		if steadyNow(h.Recent(scenario, end-steadySpan), plans, from, end) {
+			return true
 		}
 		if now >= deadline || ctx.Err() != nil {
-			return now - from, false
+			return false
 		}
 		sleepUntil(ctx, h, min(now+settlePoll, deadline))
 	}

@@ -293,7 +293,7 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 			continue
 		}
 		done++
-		if !s.steadyAgain(ctx, sw.Name, plans, last, sw.MaxBack) {
+		if !s.waitSteady(ctx, sw.Name, plans, last, h.Now()+sw.MaxBack) {
 			c.Unsteady = fmt.Sprintf("not steady %v after the last cell", sw.MaxBack)
 		}
 		// The steady windows just seen are the start of the baseline.
@@ -309,7 +309,7 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 		if sh, ok := f.(SelfHealing); ok && sh.SelfHealing() {
 			ref = c.Fault.Injected
 		}
-		steady := s.steadyAgain(ctx, sw.Name, plans, c.Fault.Recovered, sw.MaxBack)
+		steady := s.waitSteady(ctx, sw.Name, plans, c.Fault.Recovered, h.Now()+sw.MaxBack)
 		caught := s.caughtUpAll(ctx, in, max(0, sw.MaxBack-(h.Now()-c.Fault.Recovered)))
 		c.Back = h.Now() - c.Fault.Recovered
 		switch {
@@ -365,23 +365,6 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 		check.Safely("leftovers", s.leftovers))
 	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
-}
-
-// steadyAgain waits, for at most limit, until every journey of plans has
-// been steady (steadyNow) since from, and reports whether it was.
-func (s *suite) steadyAgain(ctx context.Context, name string, plans []load.Plan, from, limit time.Duration) bool {
-	h := s.hist
-	deadline := h.Now() + limit
-	for {
-		now := h.Now()
-		if steadyNow(h.Ops(name), plans, from, now-settleMargin) {
-			return true
-		}
-		if now >= deadline || ctx.Err() != nil {
-			return false
-		}
-		sleepUntil(ctx, h, min(now+settlePoll, deadline))
-	}
 }
 
 // caughtUpAll waits, for at most limit, until every consumer of deferred

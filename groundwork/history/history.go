@@ -146,6 +146,31 @@ func (h *History) Ops(scenario string) []Op {
 	return of(h.ops, scenario, func(o Op) string { return o.Scenario })
 }
 
+// recentSlack is how far out of order ops may be appended: an op is
+// added when it completes, so they are in the order of their ends to
+// within the scheduling of the goroutines that add them.
+const recentSlack = time.Second
+
+// Recent returns the ops of scenario ("" for all) that ended at since or
+// later, in the order they completed. Unlike Ops it copies only the tail
+// of the history, so that a wait that looks every fraction of a second
+// does not copy a long run's whole history each time.
+func (h *History) Recent(scenario string, since time.Duration) []Op {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i := len(h.ops)
+	for i > 0 && h.ops[i-1].End() >= since-recentSlack {
+		i--
+	}
+	var out []Op
+	for _, o := range h.ops[i:] {
+		if o.End() >= since && (scenario == "" || o.Scenario == scenario) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // Events returns the events of scenario ("" for all).
 func (h *History) Events(scenario string) []Event {
 	h.mu.Lock()
