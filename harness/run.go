@@ -26,12 +26,7 @@ import (
 // Every injected fault is recovered, even if t fails or panics.
 func Run(t *testing.T, sc Scenario) {
 	t.Helper()
-	currentMu.Lock()
-	s := current
-	currentMu.Unlock()
-	if s == nil {
-		t.Fatal("faultline: harness.Run needs harness.Main in TestMain")
-	}
+	s := currentSuite(t, "harness.Run")
 	if sc.Name == "" {
 		sc.Name = t.Name()
 	}
@@ -51,16 +46,7 @@ func Run(t *testing.T, sc Scenario) {
 		t.Fatalf("faultline: scenario %s cannot run, nothing was injected: %v", sc.Name, err)
 	}
 	defer func() { _ = s.gen.Contend(nil) }()
-	setRunning(sc.Name)
-	defer setRunning("")
-	res := s.runSafely(t, &sc)
-	s.mu.Lock()
-	s.results = append(s.results, res)
-	s.mu.Unlock()
-	progress("%s: verdict %s", sc.Name, strings.ToUpper(string(res.Verdict)))
-	for _, f := range res.Failures {
-		t.Error(f)
-	}
+	res := s.record(t, sc.Name, sc.Runbook, func() result.Scenario { return s.run(t, &sc) })
 	if res.Verdict == check.Invalid {
 		// What else ran on the machine is the first question about a
 		// failure read in a CI log, far from the run folder.
@@ -72,19 +58,46 @@ func Run(t *testing.T, sc Scenario) {
 	}
 }
 
-// runSafely runs sc; if the harness itself panics (after every fault has
-// been recovered by run's own deferred recovery), the scenario is saved as
-// unknown with the panic as its reason, the test fails, and the suite goes
-// on to save and render the run instead of dying with no results.
-func (s *suite) runSafely(t *testing.T, sc *Scenario) (res result.Scenario) {
-	defer func() {
-		if p := recover(); p != nil {
-			res = result.Scenario{Name: sc.Name, Runbook: sc.Runbook, Verdict: check.Unknown,
-				Checks: []check.Result{{Check: "harness", Verdict: check.Unknown, Summary: fmt.Sprintf("the harness failed: %v", p)}}}
-			t.Errorf("faultline: the harness failed in %s (faults recovered; verdict unknown): %v\n%s", sc.Name, p, debug.Stack())
-		}
+// currentSuite returns the suite harness.Main started, or fails t: what
+// (harness.Run, harness.RunSweep) needs it.
+func currentSuite(t *testing.T, what string) *suite {
+	t.Helper()
+	currentMu.Lock()
+	s := current
+	currentMu.Unlock()
+	if s == nil {
+		t.Fatalf("faultline: %s needs harness.Main in TestMain", what)
+	}
+	return s
+}
+
+// record runs one scenario of the run (body), keeps its result for the
+// run's results, prints its verdict and fails t with each failure. If the
+// harness itself panics (after every fault has been recovered by body's
+// own deferred recovery), the scenario is saved as unknown with the panic
+// as its reason, t fails, and the suite goes on to save and render the run
+// instead of dying with no results.
+func (s *suite) record(t *testing.T, name, runbook string, body func() result.Scenario) result.Scenario {
+	setRunning(name)
+	defer setRunning("")
+	res := func() (res result.Scenario) {
+		defer func() {
+			if p := recover(); p != nil {
+				res = result.Scenario{Name: name, Runbook: runbook, Verdict: check.Unknown,
+					Checks: []check.Result{{Check: "harness", Verdict: check.Unknown, Summary: fmt.Sprintf("the harness failed: %v", p)}}}
+				t.Errorf("faultline: the harness failed in %s (faults recovered; verdict unknown): %v\n%s", name, p, debug.Stack())
+			}
+		}()
+		return body()
 	}()
-	return s.run(t, sc)
+	s.mu.Lock()
+	s.results = append(s.results, res)
+	s.mu.Unlock()
+	progress("%s: verdict %s", name, strings.ToUpper(string(res.Verdict)))
+	for _, f := range res.Failures {
+		t.Error(f)
+	}
+	return res
 }
 
 // injection is one fault as scheduled in this run.

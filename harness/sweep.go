@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -200,12 +199,7 @@ func (sw *Sweep) cells() []result.Cell {
 // if t fails or panics.
 func RunSweep(t *testing.T, sw Sweep) {
 	t.Helper()
-	currentMu.Lock()
-	s := current
-	currentMu.Unlock()
-	if s == nil {
-		t.Fatal("faultline: harness.RunSweep needs harness.Main in TestMain")
-	}
+	s := currentSuite(t, "harness.RunSweep")
 	if sw.Name == "" {
 		sw.Name = t.Name()
 	}
@@ -215,27 +209,7 @@ func RunSweep(t *testing.T, sw Sweep) {
 	if err := s.ensure(); err != nil {
 		t.Fatalf("faultline: the bank did not start: %v", err)
 	}
-	setRunning(sw.Name)
-	defer setRunning("")
-	res := s.sweepSafely(t, &sw)
-	s.mu.Lock()
-	s.results = append(s.results, res)
-	s.mu.Unlock()
-	progress("%s: verdict %s", sw.Name, strings.ToUpper(string(res.Verdict)))
-	for _, f := range res.Failures {
-		t.Error(f)
-	}
-}
-
-func (s *suite) sweepSafely(t *testing.T, sw *Sweep) (res result.Scenario) {
-	defer func() {
-		if p := recover(); p != nil {
-			res = result.Scenario{Name: sw.Name, Runbook: sw.runbook(), Verdict: check.Unknown,
-				Checks: []check.Result{{Check: "harness", Verdict: check.Unknown, Summary: fmt.Sprintf("the harness failed: %v", p)}}}
-			t.Errorf("faultline: the harness failed in %s (faults recovered; verdict unknown): %v\n%s", sw.Name, p, debug.Stack())
-		}
-	}()
-	return s.sweep(sw)
+	s.record(t, sw.Name, sw.runbook(), func() result.Scenario { return s.sweep(&sw) })
 }
 
 func (sw *Sweep) runbook() string {
