@@ -37,7 +37,7 @@ func plan(sc *Scenario, start, end time.Duration, faults []result.Fault, selfHea
 	}
 	p := result.Plan{Faults: span, AfterLen: sc.After, RecoveryFrom: ref, MaxRecovery: sc.MaxRecovery, Contended: sc.Contention != nil}
 	tier, known := sc.faultTier()
-	contract := known && tier >= 2
+	contract := known && tier >= 2 && len(faults) > 0 // no fault, no contract to hold
 	for _, st := range ls {
 		j := st.Journey
 		held := slices.Contains(sc.Hold, j)

@@ -334,8 +334,9 @@ func (s *suite) finish() error {
 		fmt.Sprintf("faultline: junit %s, trend %s\n", filepath.Join(s.dir, "junit.xml"), filepath.Join(filepath.Dir(s.dir), "trend.html"))
 	fmt.Print(summary)
 	// go test hides a passing package's output unless -v: tell a person at a
-	// terminal anyway where the report is.
-	if !testing.Verbose() {
+	// terminal anyway where the report is (outside go test, as in a game
+	// day, the output is the terminal).
+	if testing.Testing() && !testing.Verbose() {
 		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
 			fmt.Fprint(tty, summary)
 			tty.Close()

@@ -10,6 +10,13 @@
 //	faultline sweep [-short] [-targets a,b] [-faults kill-all,...]
 //	                                the blast-radius sweep: every fault kind on every
 //	                                service, each feature's effect, tier contracts
+//	faultline up                    a game day: the bank up under the standard load,
+//	                                until faultline down (or Ctrl-C)
+//	faultline inject <fault> <target> [-for 30s] [settings]
+//	                                inject a fault of the catalogue into the bank up
+//	faultline status                what is injected, and each journey now
+//	faultline recover [id]          recover one fault, or every fault on
+//	faultline down                  end the game day: recover, drain, judge, save
 //	faultline kind host|image|create|delete
 //	                                set up the host, build the offline node image,
 //	                                create or delete the kind cluster
@@ -41,7 +48,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: faultline report [-rejudge] <run-folder> | reap | bench [-quick] | soak -n N [-short] [-run REGEX] | sweep [-short] [-targets LIST] [-faults LIST] | kind host|image|create|delete")
+	return errors.New("usage: faultline report [-rejudge] <run-folder> | reap | bench [-quick] | soak -n N [-short] [-run REGEX] | sweep [-short] [-targets LIST] [-faults LIST] | up | inject FAULT TARGET [-for D] | status | recover [ID] | down | kind host|image|create|delete")
 }
 
 func run(args []string) error {
@@ -69,6 +76,16 @@ func run(args []string) error {
 		return runSoak(ctx, args[1:])
 	case "sweep":
 		return runSweep(ctx, args[1:])
+	case "up":
+		return runUp(args[1:])
+	case "inject":
+		return runInject(ctx, args[1:])
+	case "status":
+		return runStatus(ctx)
+	case "recover":
+		return runRecover(ctx, args[1:])
+	case "down":
+		return runDown(ctx)
 	case "kind":
 		return runKind(ctx, args[1:])
 	}

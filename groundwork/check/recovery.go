@@ -43,6 +43,13 @@ func Recovery(ops []history.Op, journey string, from, end time.Duration, slo SLO
 	return 0, false
 }
 
+// RecoveryLookahead is how long after the faults a run must go on for
+// CheckRecovery to tell a journey that did not recover within limit: the
+// limit, then the stable windows that say it is back.
+func RecoveryLookahead(limit time.Duration) time.Duration {
+	return limit + RecoveryWindow + (StableWindows-1)*RecoveryStep
+}
+
 // CheckRecovery checks that journey recovers within limit after from. A
 // journey not back by end is invalid only when the run watched it long
 // enough to see a recovery within limit; otherwise (a fault that
@@ -50,7 +57,7 @@ func Recovery(ops []history.Op, journey string, from, end time.Duration, slo SLO
 func CheckRecovery(ops []history.Op, journey string, from, end time.Duration, slo SLO, limit time.Duration) (Result, time.Duration) {
 	d, ok := Recovery(ops, journey, from, end, slo)
 	r := Result{Check: "recovery", Journey: journey, Window: "after"}
-	needed := limit + RecoveryWindow + (StableWindows-1)*RecoveryStep
+	needed := RecoveryLookahead(limit)
 	switch {
 	case !ok && end-from < needed:
 		r.Verdict, r.Summary = Unknown, fmt.Sprintf("the run ended %v after the faults were recovered, too soon to see a recovery within %v (it needs %v)",
