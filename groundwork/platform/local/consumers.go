@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/faultline/faultline/groundwork/platform"
-	"github.com/faultline/faultline/system/topology"
 )
 
 var _ platform.StoreConsumers = (*Platform)(nil)
@@ -20,15 +18,7 @@ var _ platform.StoreConsumers = (*Platform)(nil)
 // current, so the answer is the leader's own. An error when no node that
 // answers leads the consumer (an election under way, the leader down).
 func (p *Platform) ConsumerBacklog(ctx context.Context, consumer string) (int, error) {
-	p.mu.Lock()
-	urls := map[string]string{}
-	for _, pr := range p.order {
-		if pr.Service == topology.Store {
-			urls[pr.Name] = strings.TrimSuffix(pr.readyURL, "/healthz") + "/jsz?consumers=true"
-		}
-	}
-	p.mu.Unlock()
-	return consumerBacklog(ctx, &http.Client{Timeout: 2 * time.Second}, urls, consumer)
+	return consumerBacklog(ctx, &http.Client{Timeout: 2 * time.Second}, p.jszURLs("consumers=true"), consumer)
 }
 
 // consumerBacklog asks each node's /jsz (urls by node name) for consumer

@@ -20,14 +20,7 @@ var _ platform.StoreLeaders = (*Platform)(nil)
 // turn until one names a leader: a node cut off from the others, or down,
 // may know none.
 func (p *Platform) StreamLeader(ctx context.Context, stream string) (string, error) {
-	p.mu.Lock()
-	var urls []string
-	for _, pr := range p.order {
-		if pr.Service == topology.Store {
-			urls = append(urls, strings.TrimSuffix(pr.readyURL, "/healthz")+"/jsz?streams=true")
-		}
-	}
-	p.mu.Unlock()
+	urls := p.jszURLs("streams=true")
 	client := &http.Client{Timeout: 2 * time.Second}
 	var errs []error
 	for _, u := range urls {
@@ -38,6 +31,20 @@ func (p *Platform) StreamLeader(ctx context.Context, stream string) (string, err
 		errs = append(errs, err)
 	}
 	return "", fmt.Errorf("leader of stream %s: %w", stream, errors.Join(errs...))
+}
+
+// jszURLs returns each store node's monitoring URL (/jsz?query), by node
+// name.
+func (p *Platform) jszURLs(query string) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	urls := map[string]string{}
+	for _, pr := range p.order {
+		if pr.Service == topology.Store {
+			urls[pr.Name] = strings.TrimSuffix(pr.readyURL, "/healthz") + "/jsz?" + query
+		}
+	}
+	return urls
 }
 
 // jsz is the part of a store node's /jsz?streams=true answer that names
@@ -104,14 +111,7 @@ var _ platform.StoreReplicas = (*Platform)(nil)
 // StreamReplicas implements platform.StoreReplicas: each store node's own
 // state of stream, from its monitoring (/jsz).
 func (p *Platform) StreamReplicas(ctx context.Context, stream string) (map[string]platform.StreamState, error) {
-	p.mu.Lock()
-	urls := map[string]string{}
-	for _, pr := range p.order {
-		if pr.Service == topology.Store {
-			urls[pr.Name] = strings.TrimSuffix(pr.readyURL, "/healthz") + "/jsz?streams=true"
-		}
-	}
-	p.mu.Unlock()
+	urls := p.jszURLs("streams=true")
 	client := &http.Client{Timeout: 2 * time.Second}
 	out := map[string]platform.StreamState{}
 	var errs []error
