@@ -248,13 +248,17 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 		return err
 	}
 	defer msgs.Stop()
-	go func() { <-ctx.Done(); msgs.Stop() }()
+	// What runs beside this attempt ends with it: Consume starts another
+	// after an error, and each would otherwise live as long as the process.
+	actx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { <-actx.Done(); msgs.Stop() }()
 	if info := cons.CachedInfo(); info != nil {
 		p.Metrics.SetConsumerBacklog(name, int(info.NumPending)+info.NumAckPending, info.Delivered.Consumer)
 	}
 	var handled atomic.Int64 // when the last message was handled (Unix nanoseconds)
 	handled.Store(time.Now().UnixNano())
-	go p.readBacklogWhenIdle(ctx, cons, name, &handled)
+	go p.readBacklogWhenIdle(actx, cons, name, &handled)
 	for {
 		m, err := msgs.Next()
 		if err != nil {
