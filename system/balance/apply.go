@@ -29,7 +29,12 @@ func (s *service) apply(ctx context.Context, e transactions.Entry, allow func(Ba
 	if err != nil {
 		return transactions.Entry{}, false, err
 	}
-	defer done()
+	turn := done // released here, unless the projection's update takes it over
+	defer func() {
+		if turn != nil {
+			turn()
+		}
+	}()
 	cur, err := s.current(ctx, e.Account, false)
 	if err != nil {
 		return transactions.Entry{}, false, err
@@ -53,7 +58,14 @@ func (s *service) apply(ctx context.Context, e transactions.Entry, allow func(Ba
 		if err != nil {
 			return transactions.Entry{}, false, fmt.Errorf("append %s: %w", e.Key, err)
 		}
-		s.store(ctx, resp.Entry)
+		// The entry is in the ledger: the answer does not wait for the
+		// projection's update, but the account's next writer here does, so
+		// that it starts from the balance this one left.
+		turn = nil
+		go func() {
+			defer done()
+			_ = s.store(context.Background(), resp.Entry)
+		}()
 		return resp.Entry, resp.Duplicate, nil
 	}
 	return transactions.Entry{}, false, mesh.Errorf(http.StatusServiceUnavailable, "contention", "account %s too busy", e.Account)
@@ -77,7 +89,7 @@ func (s *service) current(ctx context.Context, account string, fresh bool) (Bala
 	if err != nil {
 		return Balance{}, fmt.Errorf("read ledger of %s: %w", account, err)
 	}
-	s.store(ctx, e)
+	go func() { _ = s.store(context.Background(), e) }() // a shortcut for later; never moves it back
 	return balanceOf(e), nil
 }
 
@@ -85,7 +97,11 @@ func balanceOf(e transactions.Entry) Balance {
 	return Balance{Account: e.Account, Customer: e.Customer, Balance: e.BalanceAfter, Limit: e.Limit, Currency: "GBP", Seq: e.Seq}
 }
 
+// projected returns the projection's view of account, or an error when it
+// has none or does not answer within shortcutRead.
 func (s *service) projected(ctx context.Context, account string) (Balance, error) {
+	ctx, cancel := context.WithTimeout(ctx, shortcutRead)
+	defer cancel()
 	kv, err := s.proj.Get(ctx, account)
 	if err != nil {
 		return Balance{}, err
@@ -97,31 +113,38 @@ func (s *service) projected(ctx context.Context, account string) (Balance, error
 	return b, nil
 }
 
-// store moves the projection of e's account forward to e, never back.
-func (s *service) store(ctx context.Context, e transactions.Entry) {
+// store moves the projection of e's account forward to e, never back,
+// spending at most shortcutWrite on it. An error says the projection may
+// still be behind e.
+func (s *service) store(ctx context.Context, e transactions.Entry) error {
 	if e.Seq == 0 {
-		return
+		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, shortcutWrite)
+	defer cancel()
 	b, _ := json.Marshal(balanceOf(e))
+	var err error
 	for range 5 {
-		kv, err := s.proj.Get(ctx, e.Account)
+		var kv jetstream.KeyValueEntry
+		kv, err = s.proj.Get(ctx, e.Account)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			if _, err = s.proj.Create(ctx, e.Account, b); err == nil {
-				return
+				return nil
 			}
 		case err != nil:
-			return
+			return err
 		default:
 			var old Balance
 			if json.Unmarshal(kv.Value(), &old) == nil && old.Seq >= e.Seq {
-				return
+				return nil
 			}
 			if _, err = s.proj.Update(ctx, e.Account, b, kv.Revision()); err == nil {
-				return
+				return nil
 			}
 		}
 	}
+	return err
 }
 
 // project is the ledger consumer that keeps the projection up to date.
@@ -138,6 +161,5 @@ func (s *service) project(ctx context.Context, m jetstream.Msg) error {
 		return err
 	}
 	e.Seq = md.Sequence.Stream
-	s.store(ctx, e)
-	return nil
+	return s.store(ctx, e) // redelivered until the projection has it
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -107,7 +108,7 @@ func (s *service) reserve(ctx context.Context, req ReserveRequest) (Outcome, err
 	}
 	o = outcomeOf(stored)
 	o.Digest = d
-	s.remember(ctx, o)
+	s.remember(o)
 	return o, nil
 }
 
@@ -123,8 +124,24 @@ func outcomeOf(e transactions.Entry) Outcome {
 	return o
 }
 
-// outcome returns the remembered outcome of key.
+// Bounds on the balance service's shortcuts: the outcome store and the
+// projection, which only save a trip to the ledger. Their buckets elect
+// leaders of their own, and while one does, a read or write there gets no
+// reply at all; unbounded, it would spend the whole request's deadline
+// waiting and fail a reserve the ledger could have decided. A read that
+// runs out falls through to the ledger; a write that does is repaired
+// (the projection by its ledger consumer, the outcome store by the
+// ledger's deduplication).
+const (
+	shortcutRead  = 100 * time.Millisecond
+	shortcutWrite = 250 * time.Millisecond
+)
+
+// outcome returns the remembered outcome of key, or an error when the
+// outcome store does not answer within shortcutRead.
 func (s *service) outcome(ctx context.Context, key string) (Outcome, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, shortcutRead)
+	defer cancel()
 	kv, err := s.idem.Get(ctx, idemKey(key))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Outcome{}, false, nil
@@ -139,11 +156,17 @@ func (s *service) outcome(ctx context.Context, key string) (Outcome, bool, error
 	return o, true, nil
 }
 
-// remember keeps o as the outcome of its key. The first outcome wins; it is
-// best effort, since the ledger's deduplication already holds the truth.
-func (s *service) remember(ctx context.Context, o Outcome) {
+// remember keeps o as the outcome of its key, off the request's path: the
+// first outcome wins, and it is best effort, since the ledger's
+// deduplication already holds the truth. A void's overwrite, which is not
+// best effort, is not delayed by it: it replaces whatever is there.
+func (s *service) remember(o Outcome) {
 	b, _ := json.Marshal(o)
-	_, _ = s.idem.Create(ctx, idemKey(o.Key), b)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shortcutWrite)
+		defer cancel()
+		_, _ = s.idem.Create(ctx, idemKey(o.Key), b)
+	}()
 }
 
 // overwrite replaces the outcome of o's key.

@@ -2,11 +2,8 @@ package balance
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/transactions"
@@ -43,7 +40,7 @@ func (s *service) void(ctx context.Context, req VoidRequest) (VoidResponse, erro
 		return VoidResponse{}, err
 	}
 	if stored.Kind != transactions.KindCard || stored.Amount == 0 {
-		s.remember(ctx, outcomeOf(stored))
+		s.remember(outcomeOf(stored))
 		return VoidResponse{}, nil
 	}
 	// The key's outcome becomes "declined" before the reversal is written, so
@@ -68,8 +65,10 @@ func (s *service) serveBalance(w http.ResponseWriter, r *http.Request) error {
 	if !ValidID.MatchString(id) {
 		return mesh.Errorf(400, "bad_account", "invalid account id")
 	}
+	// The projection is the fast answer; the ledger is the answer when the
+	// projection has no entry or does not reply within shortcutRead.
 	b, err := s.projected(r.Context(), id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err != nil {
 		b, err = s.current(r.Context(), id, true)
 	}
 	if err != nil {

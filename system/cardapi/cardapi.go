@@ -52,7 +52,7 @@ const Deadline = AnswerWithin - ownWork
 // asking card-processing, which is idempotent), queueing a void, recording
 // the answer.
 const (
-	lookupTimeout = 200 * time.Millisecond
+	lookupTimeout = 150 * time.Millisecond
 	voidTimeout   = 250 * time.Millisecond
 	recordTimeout = 250 * time.Millisecond
 )
