@@ -42,16 +42,7 @@ func Connect(urls, name string, login nats.Option) (*nats.Conn, jetstream.JetStr
 	if strings.TrimSpace(urls) == "" {
 		return nil, nil, errors.New("no store addresses (--store)")
 	}
-	nc, err := nats.Connect(urls, login,
-		nats.Name(name),
-		nats.IgnoreDiscoveredServers(),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(100*time.Millisecond),
-		nats.Timeout(time.Second),
-		nats.PingInterval(time.Second),
-		nats.MaxPingsOutstanding(2),
-	)
+	nc, err := nats.Connect(urls, connOptions(name, login)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to store %s: %w", urls, err)
 	}
@@ -61,6 +52,46 @@ func Connect(urls, name string, login nats.Option) (*nats.Conn, jetstream.JetStr
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// ConnectEach connects to each store node at urls (comma separated, one
+// address a node) on a connection of its own, which only ever reconnects
+// to that node. A write over it reaches its node whatever the others can
+// reach: card-api writes the stand-in journal kept on each node this way
+// (StandInJournals). A connection's node is its ConnectedServerName once
+// connected. Callers close the connections.
+func ConnectEach(urls, name string, login nats.Option) ([]*nats.Conn, error) {
+	var out []*nats.Conn
+	for u := range strings.SplitSeq(urls, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		nc, err := nats.Connect(u, connOptions(name, login)...)
+		if err != nil {
+			for _, c := range out {
+				c.Close()
+			}
+			return nil, fmt.Errorf("connect to store node %s: %w", u, err)
+		}
+		out = append(out, nc)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no store addresses (--store)")
+	}
+	return out, nil
+}
+
+func connOptions(name string, login nats.Option) []nats.Option {
+	return []nats.Option{login,
+		nats.Name(name),
+		nats.IgnoreDiscoveredServers(),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(100 * time.Millisecond),
+		nats.Timeout(time.Second),
+		nats.PingInterval(time.Second),
+		nats.MaxPingsOutstanding(2),
+	}
 }
 
 // IsConflict reports whether err is a failed optimistic-concurrency check

@@ -71,6 +71,9 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 		// Clients must only ever use the addresses they were given (the local
 		// platform puts a proxy in front of each node).
 		Cluster: server.ClusterOpts{Name: "bank", Host: cfg.Host, Port: cfg.ClusterPort, NoAdvertise: true, Advertise: cfg.Advertise},
+		// The node's own tag places the stand-in journal kept on it
+		// (StandInJournals).
+		Tags: []string{NodeTag(cfg.Name)},
 	}
 	if cfg.MonitorPort == 0 {
 		opts.HTTPPort = 0

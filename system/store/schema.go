@@ -140,7 +140,10 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, name string) (jet
 		cfg.Duplicates = 10 * time.Minute
 		cfg.MaxAge = 90 * 24 * time.Hour
 	default:
-		return nil, fmt.Errorf("unknown stream %q", name)
+		var ok bool
+		if cfg, ok = standInStream(name); !ok {
+			return nil, fmt.Errorf("unknown stream %q", name)
+		}
 	}
 	if s, err := js.Stream(ctx, name); err == nil && sameStream(s.CachedInfo().Config, cfg) {
 		return s, nil
@@ -159,5 +162,15 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.Replicas == want.Replicas && have.Storage == want.Storage &&
 		have.Retention == want.Retention && have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge &&
 		have.AllowDirect == want.AllowDirect && have.Discard == want.Discard &&
-		limit(have.MaxBytes) == limit(want.MaxBytes) && limit(have.MaxMsgs) == limit(want.MaxMsgs)
+		limit(have.MaxBytes) == limit(want.MaxBytes) && limit(have.MaxMsgs) == limit(want.MaxMsgs) &&
+		samePlacement(have.Placement, want.Placement)
+}
+
+// samePlacement reports whether a stream placed as have is where want
+// asks: on the servers with want's tags, or anywhere when want is nil.
+func samePlacement(have, want *jetstream.Placement) bool {
+	if want == nil {
+		return true
+	}
+	return have != nil && slices.Equal(have.Tags, want.Tags)
 }

@@ -65,6 +65,7 @@ var writers = map[string][]string{
 	"$KV." + BucketEmoji + ".>":      {"emoji"},
 	"$KV." + BucketProfile + ".>":    {"profile"},
 	"$KV." + BucketPots + ".>":       {"pots"},
+	standInSubjects:                  {"card-api"},
 }
 
 // streamOf names the stream that holds a subject of writers.
@@ -80,12 +81,18 @@ var streamOf = map[string]string{"ledger.>": LedgerStream, "voids.>": VoidsStrea
 func configurers() map[string][]string {
 	out := map[string][]string{}
 	for subject, who := range writers {
+		if subject == standInSubjects {
+			continue // one stream per store node, below
+		}
 		name, ok := streamOf[subject]
 		if !ok {
 			bucket := strings.TrimSuffix(strings.TrimPrefix(subject, "$KV."), ".>")
 			name = "KV_" + bucket
 		}
 		out[name] = slices.Clone(who)
+	}
+	for _, j := range StandInJournals() {
+		out[j.Stream] = slices.Clone(writers[standInSubjects])
 	}
 	out["KV_"+BucketSessions] = append(out["KV_"+BucketSessions], "edge")
 	return out

@@ -105,6 +105,15 @@ func TestStoreUsersWriteOnlyWhatTheyOwn(t *testing.T) {
 	assert.Error(t, err, "balance may not write card-api's answers")
 	assert.Error(t, bal.DeleteStream(denied(), store.LedgerStream), "balance may not delete the ledger")
 
+	// The stand-in journals take card-api's records and no one else's.
+	journal := store.StandInJournals()[0]
+	_, err = store.EnsureStream(tctx, cardAPI, journal.Stream)
+	require.NoError(t, err, "card-api keeps its journal")
+	_, err = cardAPI.Publish(tctx, journal.Subject("m1"), []byte(`{}`))
+	assert.NoError(t, err, "card-api writes its journal")
+	_, err = bal.Publish(denied(), journal.Subject("m2"), []byte(`{}`))
+	assert.Error(t, err, "balance may not write card-api's journal")
+
 	// Only a stream's owner may change how it is kept: balance binds to the
 	// ledger as it is, and cannot turn its deduplication off or age it out.
 	_, err = store.EnsureStream(tctx, bal, store.LedgerStream)
