@@ -18,6 +18,9 @@ func answeredLedger() transactions.Audit {
 		"m2": {},                                  // declined: a zero-amount marker
 		"m3": {Debits: 1, Debit: -100, Net: 0},    // applied, then reversed by its void
 		"m4": {Voided: true},                      // voided before it applied
+		// a stand-in approval posted over an earlier attempt's debit,
+		// which its void reversed
+		"m6": {Debits: 2, Debit: -100, Net: -100, StandIn: true},
 	}}
 }
 
@@ -27,6 +30,7 @@ var goodAnswers = []check.CardAnswer{
 	{MessageID: "m3", Code: "91"},
 	{MessageID: "m4", Code: "91"},
 	{MessageID: "m5", Code: "14"}, // never reached the ledger
+	{MessageID: "m6", Code: "00", Approved: true},
 }
 
 func TestCardAnswersAgreeWithTheLedger(t *testing.T) {
@@ -34,7 +38,7 @@ func TestCardAnswersAgreeWithTheLedger(t *testing.T) {
 
 	assert.Equal(t, check.Valid, r.Verdict, r.Examples)
 	assert.Equal(t, "card-answers", r.Check)
-	assert.Contains(t, r.Summary, "0 of 5")
+	assert.Contains(t, r.Summary, "0 of 6")
 	assert.Equal(t, check.Valid, check.CardAnswers(nil, transactions.Audit{OK: true}, nil, false).Verdict, "no answers, nothing wrong")
 }
 
@@ -46,6 +50,8 @@ func TestCardAnswersCatchADisagreement(t *testing.T) {
 	}{
 		{"approval never debited", check.CardAnswer{MessageID: "x", Code: "00", Approved: true}, transactions.RefSummary{}},
 		{"approval debited twice", check.CardAnswer{MessageID: "x", Code: "00", Approved: true}, transactions.RefSummary{Debits: 2, Debit: -100, Net: -200}},
+		{"stand-in approval debited twice", check.CardAnswer{MessageID: "x", Code: "00", Approved: true}, transactions.RefSummary{Debits: 2, Debit: -100, Net: -200, StandIn: true}},
+		{"approval debited twice, neither stand-in", check.CardAnswer{MessageID: "x", Code: "00", Approved: true}, transactions.RefSummary{Debits: 2, Debit: -100, Net: -100}},
 		{"approval reversed", check.CardAnswer{MessageID: "x", Code: "00", Approved: true}, transactions.RefSummary{Debits: 1, Debit: -100, Net: 0}},
 		{"decline debited", check.CardAnswer{MessageID: "x", Code: "51"}, transactions.RefSummary{Debits: 1, Debit: -100, Net: -100}},
 		{"issuer unavailable not reversed", check.CardAnswer{MessageID: "x", Code: "91"}, transactions.RefSummary{Debits: 1, Debit: -100, Net: -100}},
@@ -62,7 +68,7 @@ func TestCardAnswersCatchADisagreement(t *testing.T) {
 			assert.Equal(t, check.Invalid, r.Verdict)
 			require.Len(t, r.Examples, 1)
 			assert.Contains(t, r.Examples[0], "message x")
-			assert.Contains(t, r.Summary, "1 of 6")
+			assert.Contains(t, r.Summary, "1 of 7")
 		})
 	}
 }

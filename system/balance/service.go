@@ -45,6 +45,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 	s := &service{p: p, ledger: ledger, proj: proj, idem: idem}
 	p.Handle("POST /v1/reserve", s.serveReserve)
 	p.Handle("POST /v1/void", s.serveVoid)
+	p.Handle("POST /v1/standin", s.serveStandIn)
 	p.Handle("GET /v1/accounts/{id}/balance", s.serveBalance)
 	p.Go(func(ctx context.Context) {
 		p.Consume(ctx, store.LedgerStream, "balance-projection", "", s.project)

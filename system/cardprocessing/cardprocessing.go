@@ -81,6 +81,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 	s := &service{p: p, cards: cc, balance: bc}
 	p.Handle("POST /v1/authorise", s.serveAuthorise)
 	p.Handle("POST /v1/void", s.serveVoid)
+	p.Handle("POST /v1/standin", s.serveStandIn)
 	return nil
 }
 
@@ -103,6 +104,12 @@ func (s *service) serveAuthorise(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// reserveRequest is the balance service's request for req on account.
+func reserveRequest(req AuthRequest, account string) balance.ReserveRequest {
+	return balance.ReserveRequest{Key: AuthKey(req.MessageID), Account: account, Amount: -req.Amount,
+		Kind: transactions.KindCard, Counterparty: "merchant:" + req.Merchant.ID, Ref: req.MessageID, Merchant: &req.Merchant}
+}
+
 func (s *service) authorise(ctx context.Context, req AuthRequest) (AuthResponse, error) {
 	resp := AuthResponse{MessageID: req.MessageID}
 	var card cards.Card
@@ -121,9 +128,7 @@ func (s *service) authorise(ctx context.Context, req AuthRequest) (AuthResponse,
 	}
 	var out balance.Outcome
 	err = s.balance.Do(ctx, mesh.Call{Method: http.MethodPost, Path: "/v1/reserve", IdempotencyKey: AuthKey(req.MessageID),
-		Timeout: 600 * time.Millisecond,
-		Body: balance.ReserveRequest{Key: AuthKey(req.MessageID), Account: card.Account, Amount: -req.Amount,
-			Kind: transactions.KindCard, Counterparty: "merchant:" + req.Merchant.ID, Ref: req.MessageID, Merchant: &req.Merchant}}, &out)
+		Timeout: 600 * time.Millisecond, Body: reserveRequest(req, card.Account)}, &out)
 	if errors.As(err, &me) && me.Code == balance.CodeKeyReused {
 		resp.Code, resp.Reason = CodeDuplicate, "duplicate transmission"
 		return resp, nil
@@ -164,6 +169,36 @@ func (s *service) serveVoid(w http.ResponseWriter, r *http.Request) error {
 	var out balance.VoidResponse
 	if err := s.balance.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/void", IdempotencyKey: AuthKey(v.MessageID) + ":void",
 		Body: balance.VoidRequest{Key: AuthKey(v.MessageID), Account: card.Account, Ref: v.MessageID}}, &out); err != nil {
+		return err
+	}
+	mesh.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// serveStandIn posts an approval card-api gave alone while the store was
+// unavailable (docs/BANK.md, "Stand-in"): the debit goes on the account
+// the card belongs to, whatever card-api's copy of the card said, and
+// without a funds decision, since the answer was given.
+func (s *service) serveStandIn(w http.ResponseWriter, r *http.Request) error {
+	var req AuthRequest
+	if err := mesh.Decode(r, &req); err != nil {
+		return err
+	}
+	if err := Validate(req); err != nil {
+		return err
+	}
+	var card cards.Card
+	err := s.cards.Do(r.Context(), mesh.Call{Method: http.MethodGet, Path: "/v1/cards/" + req.CardID}, &card)
+	var me *mesh.Error
+	if errors.As(err, &me) && me.Status == http.StatusNotFound {
+		return mesh.Errorf(http.StatusUnprocessableEntity, "unknown_card", "card %s does not exist: nothing to post", req.CardID)
+	}
+	if err != nil {
+		return err
+	}
+	var out balance.Outcome
+	if err := s.balance.Do(r.Context(), mesh.Call{Method: http.MethodPost, Path: "/v1/standin", IdempotencyKey: AuthKey(req.MessageID) + ":standin",
+		Body: reserveRequest(req, card.Account)}, &out); err != nil {
 		return err
 	}
 	mesh.WriteJSON(w, http.StatusOK, out)

@@ -40,9 +40,11 @@ var Entry = map[string][]string{
 var Grants = map[string][]string{
 	"balance POST /v1/reserve":              {"card-processing", "payments"},
 	"balance POST /v1/void":                 {"card-processing"},
+	"balance POST /v1/standin":              {"card-processing"},
 	"transactions POST /v1/ledger/append":   {"balance"},
 	"card-processing POST /v1/authorise":    {"card-api"},
 	"card-processing POST /v1/void":         {"card-api"},
+	"card-processing POST /v1/standin":      {"card-api"},
 	"cards PUT /v1/cards/{id}/status":       {"edge"},
 	"balance GET /v1/accounts/{id}/balance": {"edge"},
 }

@@ -17,28 +17,37 @@ import (
 // RefSummary is what the ledger holds for one client idempotency key (an
 // authorisation's message id or a payment's key).
 type RefSummary struct {
-	Debits int   `json:"debits"`          // card or transfer-out entries: must be 0 or 1
+	// Debits counts card or transfer-out entries: 0 or 1, or 2 when the
+	// second posts a stand-in approval over an earlier attempt's debit
+	// that a void reverses (then Net must come to one debit).
+	Debits int   `json:"debits"`
 	Debit  int64 `json:"debit,omitempty"` // the first debit's amount (negative)
 	// Account is the first debit's account.
 	Account string `json:"account,omitempty"`
 	Net     int64  `json:"net"` // card + card-reverse (or transfer-out) amounts
 	Voided  bool   `json:"voided,omitempty"`
+	StandIn bool   `json:"stand_in,omitempty"` // a stand-in approval was posted for it
 }
 
 // Audit is the ledger's proof that no money was created, destroyed or
 // applied twice.
 type Audit struct {
-	OK           bool     `json:"ok"`
-	Entries      int      `json:"entries"`
-	Accounts     int      `json:"accounts"`
-	LastSeq      uint64   `json:"last_seq"`
-	Total        int64    `json:"total"`              // sum of every account's balance
-	Opening      int64    `json:"opening"`            // sum of opening balances
-	External     int64    `json:"external"`           // card spend net of reversals (to merchants)
-	InFlight     int64    `json:"in_flight"`          // transfers debited but not yet credited
-	Unsettled    int      `json:"unsettled"`          // transfers debited but not yet credited
-	Problems     []string `json:"problems,omitempty"` // first violations, human readable
-	ProblemCount int      `json:"problem_count"`
+	OK        bool   `json:"ok"`
+	Entries   int    `json:"entries"`
+	Accounts  int    `json:"accounts"`
+	LastSeq   uint64 `json:"last_seq"`
+	Total     int64  `json:"total"`     // sum of every account's balance
+	Opening   int64  `json:"opening"`   // sum of opening balances
+	External  int64  `json:"external"`  // card spend net of reversals (to merchants)
+	InFlight  int64  `json:"in_flight"` // transfers debited but not yet credited
+	Unsettled int    `json:"unsettled"` // transfers debited but not yet credited
+	// Stand-in approvals (Entry.StandIn): those posted, their total (pence),
+	// how many took an account below its limit and the furthest below it
+	// one went (pence). Those still in card-api's journals, not yet posted,
+	// are outside the ledger and its sums, as InFlight is inside them.
+	StandIn      StandInSummary `json:"stand_in"`
+	Problems     []string       `json:"problems,omitempty"` // first violations, human readable
+	ProblemCount int            `json:"problem_count"`
 	// Gone says the ledger itself does not exist: the store lost the
 	// stream (a power failure before its first fsync can). The audit is
 	// then of nothing, and not OK: every entry ever written is missing.
@@ -46,6 +55,19 @@ type Audit struct {
 
 	Balances map[string]int64      `json:"balances,omitempty"` // ?detail=1
 	Refs     map[string]RefSummary `json:"refs,omitempty"`     // ?detail=1
+}
+
+// StandInSummary is what an audit found of stand-in approvals.
+type StandInSummary struct {
+	Posted       int   `json:"posted"`
+	PostedAmount int64 `json:"posted_amount"`
+	BelowLimit   int   `json:"below_limit"`
+	Overdrawn    int64 `json:"overdrawn"` // the most an account went below its limit (pence)
+	// Pending counts the approvals still in the journals, Amount their
+	// total: approved, not yet debited. Read from the journals, not the
+	// ledger (AuditEntries leaves them zero).
+	Pending       int   `json:"pending"`
+	PendingAmount int64 `json:"pending_amount"`
 }
 
 func (s *service) audit(w http.ResponseWriter, r *http.Request) error {

@@ -102,6 +102,9 @@ func (au *auditor) add(e Entry) {
 		a.problem("key %s applied twice", e.Key)
 	}
 	au.keys[e.Key] = true
+	if e.StandIn && e.Kind != KindCard {
+		a.problem("%s entry %s is marked stand-in: only a card debit may be", e.Kind, e.Key)
+	}
 	au.account(e)
 	switch e.Kind {
 	case KindOpening:
@@ -143,7 +146,14 @@ func (au *auditor) account(e Entry) {
 	}
 	st.balance, st.limit, st.seen = e.BalanceAfter, e.Limit, true
 	if e.Amount < 0 && e.BalanceAfter < -e.Limit {
-		a.problem("account %s below its limit: %d < -%d (entry %s)", e.Account, e.BalanceAfter, e.Limit, e.Key)
+		if !e.StandIn {
+			a.problem("account %s below its limit: %d < -%d (entry %s)", e.Account, e.BalanceAfter, e.Limit, e.Key)
+			return
+		}
+		// An approval card-api gave alone, within its caps (a check holds
+		// Overdrawn to them): posted, not refused.
+		a.StandIn.BelowLimit++
+		a.StandIn.Overdrawn = max(a.StandIn.Overdrawn, -e.Limit-e.BalanceAfter)
 	}
 }
 
@@ -158,14 +168,24 @@ func (au *auditor) card(e Entry) {
 	}
 	rs := a.Refs[e.Ref]
 	rs.Net += e.Amount
+	if e.StandIn {
+		a.StandIn.Posted++
+		a.StandIn.PostedAmount -= e.Amount
+	}
 	if e.Kind == KindCard {
 		if e.Amount >= 0 {
 			a.problem("card entry %s of authorisation %s has amount %d: card spend must be a debit", e.Key, e.Ref, e.Amount)
 		}
 		rs.Debits++
-		if rs.Debits > 1 {
+		rs.StandIn = rs.StandIn || e.StandIn
+		switch {
+		case rs.Debits == 2 && e.StandIn:
+			// A stand-in approval posted under a key of its own, over an
+			// earlier attempt's debit that a void reverses: finish holds
+			// the net to one debit.
+		case rs.Debits > 1:
 			a.problem("authorisation %s applied %d times", e.Ref, rs.Debits)
-		} else {
+		default:
 			rs.Debit, rs.Account = e.Amount, e.Account
 			au.cards[e.Ref] = e
 		}

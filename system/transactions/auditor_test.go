@@ -168,3 +168,57 @@ func containsProblem(a transactions.Audit, s string) bool {
 	}
 	return false
 }
+
+func (l *ledger) standIn(acct, msg string, amount int64) *ledger {
+	return l.add(transactions.Entry{Key: "auth:" + msg, Account: acct, Amount: amount,
+		Kind: transactions.KindCard, Counterparty: "merchant:m001", Ref: msg, StandIn: true})
+}
+
+// TestAuditCountsStandInApprovals: a stand-in approval is a card debit
+// posted after the answer, which may take its account below its limit. The
+// audit passes it, counts it, and says how far below the limit it went; a
+// reversal of it is as any other; an ordinary debit below the limit is
+// still a problem, and only a card debit may be marked stand-in.
+func TestAuditCountsStandInApprovals(t *testing.T) {
+	l := opened().
+		standIn("a1", "m1", -1200). // within the funds
+		standIn("a2", "m2", -4000). // within the funds
+		standIn("a2", "m3", -2500). // 1,500 below a2's limit of 0
+		standIn("a1", "m4", -300).  // within the overdraft
+		reverse("a1", "m4", 300).   // and voided later
+		marker(transactions.KindDeclined, "a2", "m5")
+
+	a := transactions.AuditEntries(l.entries)
+
+	require.True(t, a.OK, "problems: %v", a.Problems)
+	assert.Equal(t, transactions.StandInSummary{Posted: 4, PostedAmount: 1200 + 4000 + 2500 + 300, BelowLimit: 1, Overdrawn: 1500}, a.StandIn)
+	assert.Equal(t, a.Opening+a.External, a.Total)
+	assert.Equal(t, transactions.RefSummary{Debits: 1, Net: -2500, Debit: -2500, Account: "a2", StandIn: true}, a.Refs["m3"])
+
+	bad := opened().card("a2", "m1", -6000)
+	a = transactions.AuditEntries(bad.entries)
+	assert.True(t, containsProblem(a, "below its limit"), "an ordinary debit below the limit: %v", a.Problems)
+
+	bad = opened().out("a1", "a2", "p1", -200)
+	bad.entries[len(bad.entries)-1].StandIn = true
+	a = transactions.AuditEntries(bad.entries)
+	assert.True(t, containsProblem(a, "only a card debit"), "a stand-in transfer: %v", a.Problems)
+
+	bad = opened().standIn("a1", "m1", -500).standIn("a1", "m1", -500)
+	bad.entries[len(bad.entries)-1].Key = "auth:m1:standin"
+	a = transactions.AuditEntries(bad.entries)
+	assert.True(t, containsProblem(a, "moved more than its debit"), "a stand-in approval posted twice: %v", a.Problems)
+
+	// Posted over an earlier attempt's debit that a void reversed, before
+	// or after the reversal: one debit stands.
+	for _, l := range []*ledger{
+		opened().card("a1", "m1", -500).reverse("a1", "m1", 500).standIn("a1", "m1", -500),
+		opened().card("a1", "m1", -500).standIn("a1", "m1", -500).reverse("a1", "m1", 500),
+	} {
+		l.entries[len(l.entries)-1].Key += ":x" // keys of their own
+		l.entries[len(l.entries)-2].Key += ":y"
+		a = transactions.AuditEntries(l.entries)
+		require.True(t, a.OK, "problems: %v", a.Problems)
+		assert.Equal(t, transactions.RefSummary{Debits: 2, Debit: -500, Account: "a1", Net: -500, StandIn: true}, a.Refs["m1"])
+	}
+}

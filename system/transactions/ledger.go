@@ -42,8 +42,13 @@ type Entry struct {
 	Counterparty string    `json:"counterparty,omitempty"` // account id, or merchant:<id>, or external:<what>
 	Ref          string    `json:"ref,omitempty"`          // the client's idempotency key (auth message id, payment key)
 	Merchant     *Merchant `json:"merchant,omitempty"`
-	Time         time.Time `json:"time"`
-	Seq          uint64    `json:"seq,omitempty"` // stream sequence, set on read
+	// StandIn marks a card debit card-api approved alone while the card
+	// path's store was unavailable, posted when it came back (docs/BANK.md,
+	// "Stand-in"). The approval was given within card-api's caps, so the
+	// debit is posted even where it takes the account below its limit.
+	StandIn bool      `json:"stand_in,omitempty"`
+	Time    time.Time `json:"time"`
+	Seq     uint64    `json:"seq,omitempty"` // stream sequence, set on read
 }
 
 // AppendRequest appends Entry if the account's last sequence is still

@@ -34,6 +34,8 @@ func validateEntry(e Entry) error {
 		return mesh.Errorf(400, "bad_ref", "ref must be 1-160 of [A-Za-z0-9:/_-]")
 	case len(e.Counterparty) > 64:
 		return mesh.Errorf(400, "bad_counterparty", "counterparty is longer than 64 bytes")
+	case e.StandIn && e.Kind != KindCard:
+		return mesh.Errorf(400, "bad_kind", "only a card debit is posted for a stand-in approval, not a %s entry", e.Kind)
 	}
 	var ok bool
 	switch e.Kind {
@@ -56,7 +58,8 @@ func validateEntry(e Entry) error {
 
 // follows checks that e continues prev, the account's last entry: the
 // balance adds up, the limit and customer are the account's, and a debit
-// stays within the limit. The ledger makes no funds decision, but it keeps
+// stays within the limit, unless it posts a stand-in approval (Entry.StandIn),
+// which was given already. The ledger makes no funds decision, but it keeps
 // a chain that adds up whoever calls it.
 func follows(prev, e Entry) error {
 	switch {
@@ -64,7 +67,7 @@ func follows(prev, e Entry) error {
 		return mesh.Errorf(http.StatusUnprocessableEntity, CodeBadEntry, "balance_after %d does not follow %d%+d", e.BalanceAfter, prev.BalanceAfter, e.Amount)
 	case e.Limit != prev.Limit || e.Customer != prev.Customer:
 		return mesh.Errorf(http.StatusUnprocessableEntity, CodeBadEntry, "limit and customer are the account's: %d and %s", prev.Limit, prev.Customer)
-	case e.Amount < 0 && e.BalanceAfter < -e.Limit:
+	case e.Amount < 0 && e.BalanceAfter < -e.Limit && !e.StandIn:
 		return mesh.Errorf(http.StatusUnprocessableEntity, CodeBadEntry, "a debit to %d goes below the limit of -%d", e.BalanceAfter, e.Limit)
 	}
 	return nil
