@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/groundwork/check"
@@ -83,7 +84,7 @@ func (s *suite) money(ctx context.Context, scenario string) moneyState {
 	told := t0
 	for {
 		st = s.audit(ctx, ops)
-		clean := st.err == nil && st.audit.Unsettled == 0 && len(st.mismatches) == 0
+		clean := st.err == nil && st.audit.Unsettled == 0 && st.audit.StandIn.Pending == 0 && len(st.mismatches) == 0
 		if clean {
 			// A "91" whose client gave up before the answer has a void on
 			// its way too: wait for the answers to agree as well.
@@ -148,7 +149,7 @@ func deferredBacklog(ctx context.Context, in *Inspect) (float64, bool) {
 // the balance service's disagreements with the ledger (authorisations not
 // yet reversed among them), and declined answers whose debit still stands.
 func (m moneyState) pending() int {
-	n := m.audit.Unsettled + len(m.mismatches)
+	n := m.audit.Unsettled + m.audit.StandIn.Pending + len(m.mismatches)
 	for _, a := range m.answers {
 		if a.Code != balance.CodeApproved && m.audit.Refs[a.MessageID].Net != 0 {
 			n++
@@ -179,7 +180,8 @@ func (s *suite) cardAnswers(ctx context.Context, msgs map[string]history.Op) ([]
 		var out []check.CardAnswer
 		for _, a := range all {
 			if op, ok := msgs[a.MessageID]; ok {
-				out = append(out, check.CardAnswer{MessageID: a.MessageID, Code: a.Code, Approved: a.Approved, Amount: op.Amount, Account: op.Account})
+				out = append(out, check.CardAnswer{MessageID: a.MessageID, Code: a.Code, Approved: a.Approved, Amount: op.Amount, Account: op.Account,
+					StandIn: strings.HasPrefix(a.Reason, cardapi.StandInReason)})
 			}
 		}
 		return out, nil

@@ -10,6 +10,14 @@ import (
 	"github.com/faultline/faultline/system/store"
 )
 
+// nodeLostHold is what the card path must do while any one store node is
+// lost (killed, paused, cut off from the other two), issue 13's goal: card
+// authorisations answered with the right decision at least 99% of the time,
+// within 1.5s at p99. The bank gets there by standing in (card-api decides
+// alone and journals it on the nodes left: docs/BANK.md, "Stand-in"), not
+// by NATS electing faster.
+var nodeLostHold = map[string]check.SLO{"card-auth": {MinSuccess: 0.99, P99: 1500 * time.Millisecond, MinOps: 5}}
+
 func TestEachStoreNodeKilledInTurn(t *testing.T) {
 	var steps []harness.Step
 	for i := range 3 {
@@ -17,36 +25,51 @@ func TestEachStoreNodeKilledInTurn(t *testing.T) {
 	}
 	harness.Run(t, harness.Scenario{
 		Runbook: `Fault: SIGKILL store node 0, then (after it is back) node 1, then node 2.
-Every bucket and stream is replicated three ways.
-Known limit: NATS JetStream elects a new leader for each stream the dead node
-led after a fixed 4-9s raft election timeout; until then writes to those streams
-fail, so some authorisations are declined or go unanswered in each election.
-How much is refused depends on which leaders each dead node held: across runs,
-17-75% of authorisations succeeded over the three kills; card-api bounds its own
-store calls, so one attempt takes at most about 1.6s; when card-api cannot even
-queue a void it gives no answer, and the card network sends the message once
-more, so the network waits up to about 2.5s for its answer.
-Expect: no acknowledged write is lost (the audit and the history agree), the bank
-keeps serving (at least one authorisation in ten succeeds, the network has its
-answer within 3s at p99, its resend included), every journey is back within 15s
-of each kill.`,
-		Faults: steps,
-		Hold:   []string{"card-auth"},
-		Checks: []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
-		HoldSLO: map[string]check.SLO{
-			"card-auth": {MinSuccess: 0.1, P99: 3 * time.Second, MinOps: 5},
-		},
+Every bucket and stream is replicated three ways. NATS JetStream elects a new leader
+for each stream the dead node led after a fixed 4-9s raft election timeout; until then
+writes to those streams fail, and the card path uses five of them.
+The bank rides through it by standing in: when card-processing gives no answer in
+time, card-api decides alone from its copies of the cards and balances, within caps,
+writes the answer to the stand-in journals on the two nodes left (single-replica
+streams, one per node, which have no leader to elect) and answers; settlement posts
+the approvals and voids the declines once the store is back (docs/BANK.md).
+Expect: no acknowledged write is lost (the audit and the history agree); every
+stand-in answer settled (an approval debited exactly once, a decline moving nothing);
+at least 99% of authorisations answered with a decision, the network has its answer
+within 1.5s at p99; every journey is back within 15s of each kill.`,
+		Faults:      steps,
+		Hold:        []string{"card-auth"},
+		Checks:      []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
+		HoldSLO:     nodeLostHold,
 		MaxRecovery: 15 * time.Second,
 		Unscaled:    true, // each kill must come after the last election
 		After:       20 * time.Second,
 	})
 }
 
-// partitionHold is what the card path must do while a store node is cut off
-// from its peers: answer in time, money right. How many authorisations
-// succeed depends on which node each service's store connection went to
-// (0-100% measured, docs/BANK.md), so success is not held here; the goal of
-// 99% through the partition of any store node is issue 13's.
+func TestStoreNodePaused(t *testing.T) {
+	harness.Run(t, harness.Scenario{
+		Runbook: `Fault: store-1 is stopped (SIGSTOP) for 15s, then resumed: its connections stay
+open and say nothing, as a node whose host froze or whose process hangs. The streams it
+led get new leaders after NATS's 4-9s election timeout; clients connected to it give up
+on it after two missed pings a second apart.
+The card path rides through it by standing in (TestEachStoreNodeKilledInTurn).
+Expect: no acknowledged write is lost; every stand-in answer settled; at least 99% of
+authorisations answered with a decision, within 1.5s at p99; the replicas agree once it
+resumes; every journey is back within 15s.`,
+		Faults:      []harness.Step{{At: 0, For: 15 * time.Second, Fault: &faults.Pause{Target: faults.Instance("store-1")}}},
+		Hold:        []string{"card-auth"},
+		Checks:      []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
+		HoldSLO:     nodeLostHold,
+		MaxRecovery: 15 * time.Second,
+		Unscaled:    true, // elections take their own time
+		After:       30 * time.Second,
+	})
+}
+
+// partitionHold is what the card path must do under the store faults that
+// take more than one node's vote at a time (a bridge, a power loss, a slow
+// disk with a pause): answer in time, money right.
 var partitionHold = map[string]check.SLO{"card-auth": {MinSuccess: 0, P99: 3 * time.Second, MinOps: 5}}
 
 func TestStoreNodePartitionedFromItsPeers(t *testing.T) {
@@ -56,23 +79,23 @@ network (its replication): every packet between them is dropped, both ways, on e
 connection (iptables; on a host where the harness cannot, the links the routes then go
 through are cut), connections stay open and new ones time out, as in a network
 partition. The bank's services keep their connections to all three nodes.
-Known limits (docs/BANK.md): the streams store-1 led get new leaders on the majority
-side only after NATS's 4-9s election timeout; store-1 goes on believing it leads for
-a further 10s or so, and a service whose store connection is to store-1 stays
-connected to it (its connection is healthy) while nothing it writes can commit: how
-many authorisations succeed during the cut depends on which services are connected
-to store-1 (0-100% measured); and on the heal store-1's higher raft term makes every
-stream's leader step down (NATS's raft has no pre-vote): with the routes through the
-harness's links no authorisation succeeded for 6-7s after the heal (11.5s in one CI
-run), so the after window starts 15s after the heal, when the recovery allowed ends;
-with the routes direct, card authorisations were back 0.2-0.6s after it (2 runs).
+Known limits of the store (docs/BANK.md): the streams store-1 led get new leaders on
+the majority side only after NATS's 4-9s election timeout; store-1 goes on believing it
+leads for a further 10s or so, and a service whose store connection is to store-1 stays
+connected to it (its connection is healthy) while nothing it writes can commit; on the
+heal store-1's higher raft term makes every stream's leader step down (NATS's raft has
+no pre-vote), so the after window starts 15s after the heal, when the recovery allowed
+ends. The card path rides through all of it by standing in: card-api writes its answer
+to the stand-in journal on each node over a connection of its own to each, and each
+write is local to its node, so all three take it even while store-1 is cut off.
 Expect: no acknowledged write is lost, not even one store-1 took while cut off (the
-audit and the history agree); the network has its answer within 3s at p99; every
-journey is back within 15s of the heal.`,
+audit and the history agree); every stand-in answer settled; at least 99% of
+authorisations answered with a decision, within 1.5s at p99; every journey is back
+within 15s of the heal.`,
 		Faults:      []harness.Step{{At: 0, For: 15 * time.Second, Fault: faults.IsolateStoreNode(1)}},
 		Hold:        []string{"card-auth"},
 		Checks:      []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
-		HoldSLO:     partitionHold,
+		HoldSLO:     nodeLostHold,
 		MaxRecovery: 15 * time.Second,
 		Unscaled:    true,             // elections take their own time
 		After:       30 * time.Second, // judged from 15s after the heal: MaxRecovery
@@ -87,16 +110,17 @@ network, as in TestStoreNodePartitionedFromItsPeers; the bank's services keep th
 connections to it.
 The ledger is the bank's record of money: the old leader goes on believing it leads
 while the majority elects another, and takes writes it cannot commit.
-Known limits: as TestStoreNodePartitionedFromItsPeers (docs/BANK.md); no
-authorisation succeeded for the whole cut in 3 of 5 runs through the links, 20-22% in
-2 runs with the routes direct.
+Known limits: as TestStoreNodePartitionedFromItsPeers (docs/BANK.md); without
+stand-in, no authorisation succeeded for the whole cut in 3 of 5 runs through the
+links, 20-22% in 2 runs with the routes direct.
 Expect: no acknowledged write is lost, not even one the old leader took while cut off
-(the audit and the history agree); the network has its answer within 3s at p99; every
-journey is back within 15s of the heal.`,
+(the audit and the history agree); every stand-in answer settled; at least 99% of
+authorisations answered with a decision, within 1.5s at p99; every journey is back
+within 15s of the heal.`,
 		Faults:      []harness.Step{{At: 0, For: 15 * time.Second, Fault: faults.IsolateStoreLeader(store.LedgerStream)}},
 		Hold:        []string{"card-auth"},
 		Checks:      []harness.Check{harness.ReplicasAgree(store.LedgerStream)},
-		HoldSLO:     partitionHold,
+		HoldSLO:     nodeLostHold,
 		MaxRecovery: 15 * time.Second,
 		Unscaled:    true,
 		After:       30 * time.Second, // judged from 15s after the heal: MaxRecovery

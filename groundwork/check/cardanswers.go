@@ -17,6 +17,10 @@ type CardAnswer struct {
 	// an approval must have debited this amount from this account.
 	Amount  int64  `json:"amount,omitempty"`
 	Account string `json:"account,omitempty"`
+	// StandIn says card-api gave the answer alone, while card-processing
+	// could not (cardapi.StandInReason): a decline it gave has a void on
+	// its way, as a "91" has.
+	StandIn bool `json:"stand_in,omitempty"`
 }
 
 // CardAnswers checks every answer card-api gave the card network against
@@ -67,7 +71,9 @@ func CardAnswers(answers []CardAnswer, audit transactions.Audit, readErr error, 
 			if a.Code == balance.CodeIssuerUnavailable {
 				unavailable++
 			}
-			if ref.Net != 0 && a.Code == balance.CodeIssuerUnavailable {
+			if ref.Net != 0 && (a.Code == balance.CodeIssuerUnavailable || a.StandIn) {
+				// A decline card-api gave without card-processing's answer
+				// ("91", or its own when standing in) has a void on its way.
 				late = append(late, fmt.Sprintf("message %s: answered %s, but the ledger moved %d (%d debits; its void not yet applied)", a.MessageID, a.Code, ref.Net, ref.Debits))
 				continue
 			}

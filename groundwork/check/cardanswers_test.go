@@ -97,6 +97,9 @@ func TestCardAnswersWaitOnAVoidOnlyWhileTheBankCatchesUp(t *testing.T) {
 	assert.Contains(t, moving.Summary, "still catching up")
 	assert.Equal(t, check.Invalid, check.CardAnswers(unavailable, audit, nil, false).Verdict)
 	assert.Equal(t, check.Invalid, check.CardAnswers(declined, audit, nil, true).Verdict)
+	standIn := append(goodAnswers[:len(goodAnswers):len(goodAnswers)], check.CardAnswer{MessageID: "x", Code: "51", StandIn: true})
+	assert.Equal(t, check.Unknown, check.CardAnswers(standIn, audit, nil, true).Verdict, "a stand-in decline has its void on the way")
+	assert.Equal(t, check.Invalid, check.CardAnswers(standIn, audit, nil, false).Verdict)
 }
 
 // A message id the bank answered for a request it did not carry out (an id

@@ -63,6 +63,7 @@ type service struct {
 	cp      *mesh.Client
 	answers jetstream.KeyValue // message id -> AuthResponse given
 	admit   *mesh.Admission    // authorisations sent to card-processing at once
+	standIn *standIn           // nil when stand-in is off (standin.go)
 }
 
 // Setup wires card-api into p.
@@ -83,6 +84,11 @@ func Setup(ctx context.Context, p *process.Process) error {
 		return err
 	}
 	s := &service{p: p, key: key, cp: cp, answers: answers, admit: newAdmission()}
+	if standInOn() {
+		if s.standIn, err = startStandIn(ctx, p, s.settle); err != nil {
+			return err
+		}
+	}
 	p.Handle("POST /v1/authorisations", s.serveAuthorisation)
 	p.Handle("GET "+AnswersPath, s.serveAnswers)
 	p.Go(func(ctx context.Context) { p.Consume(ctx, store.VoidsStream, "card-voids", "", s.processVoid) })
@@ -122,14 +128,26 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 	lctx, lcancel := context.WithTimeout(r.Context(), lookupTimeout)
 	// A lookup that fails is not an answer: the message goes on to
 	// card-processing, whose idempotency gives a retry the first outcome.
-	prev, ok, _ := s.answered(lctx, req.MessageID)
+	prev, ok, lerr := s.answered(lctx, req.MessageID)
 	lcancel()
 	if ok {
 		give(w, prev, digest)
 		return nil
 	}
+	if s.standIn != nil && (lerr != nil || s.standIn.mayHold()) {
+		// An answer given while the store was away may be in the
+		// journal only.
+		if rec, found, _ := s.standIn.journal.read(r.Context(), req.MessageID); found {
+			give(w, rec.Answer, digest)
+			return nil
+		}
+	}
 	ticket, admitted := s.admit.Admit()
 	if !admitted {
+		if s.standIn != nil {
+			s.p.Metrics.Shed("authorise")
+			return s.standInFor(w, r, req, digest, whyShed)
+		}
 		return s.shed(w, r, req, digest)
 	}
 	var resp cardprocessing.AuthResponse
@@ -147,6 +165,10 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		return nil
 	}
 	ctx := context.WithoutCancel(r.Context())
+	if s.standIn != nil && (err != nil || resp.Code == balance.CodeIssuerUnavailable) {
+		s.p.Log.Warn("card-processing gave no answer; standing in", "message_id", req.MessageID, "err", err, "code", resp.Code)
+		return s.standInFor(w, r, req, digest, whyNoAnswer)
+	}
 	if err != nil {
 		s.p.Log.Warn("card-processing gave no answer; declining and voiding", "message_id", req.MessageID, "err", err)
 	}
@@ -160,7 +182,7 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 		resp = issuerUnavailable(req.MessageID)
 	}
 	resp.Digest = digest
-	s.answer(ctx, w, resp)
+	s.answer(ctx, w, req, resp)
 	return nil
 }
 
@@ -179,11 +201,23 @@ func (s *service) serveAuthorisation(w http.ResponseWriter, r *http.Request) err
 // customer is charged. So when the record fails, the network gets no
 // answer (503) and sends the message again; the retry reads the answer
 // that stands, and balance's idempotency gives any new attempt the first
-// outcome.
-func (s *service) answer(ctx context.Context, w http.ResponseWriter, resp cardprocessing.AuthResponse) {
+// outcome. With stand-in on, an answer whose record fails is written to
+// the stand-in journal instead, which a store node's loss does not stop,
+// and given; settlement records it later (settle.go).
+func (s *service) answer(ctx context.Context, w http.ResponseWriter, req cardprocessing.AuthRequest, resp cardprocessing.AuthResponse) {
 	rctx, rcancel := context.WithTimeout(ctx, recordTimeout)
 	final, err := s.record(rctx, resp)
 	rcancel()
+	if err != nil && s.standIn != nil {
+		rec := journalRecord{Request: req, Answer: resp, Replica: s.p.Instance, Time: time.Now()}
+		if jerr := s.standIn.journal.write(ctx, rec); jerr == nil {
+			s.standIn.wrote(rec)
+			give(w, resp, resp.Digest)
+			return
+		} else {
+			err = errors.Join(err, jerr)
+		}
+	}
 	if err != nil {
 		s.p.Log.Warn("answer not recorded", "message_id", resp.MessageID, "approved", resp.Approved, "err", err)
 		mesh.WriteError(w, mesh.Errorf(http.StatusServiceUnavailable, "answer_not_recorded",
@@ -218,7 +252,7 @@ func (s *service) shed(w http.ResponseWriter, r *http.Request, req cardprocessin
 	if err := s.queueVoid(ctx, req, digest); err != nil {
 		return mesh.Errorf(http.StatusServiceUnavailable, "overloaded", "card-api is shedding load and could not queue the void of its decline: %v", err)
 	}
-	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: ShedReason,
+	s.answer(ctx, w, req, cardprocessing.AuthResponse{MessageID: req.MessageID, Code: balance.CodeIssuerUnavailable, Reason: ShedReason,
 		Digest: digest})
 	return nil
 }
@@ -295,6 +329,17 @@ func (s *service) processVoid(ctx context.Context, m jetstream.Msg) error {
 	}
 	claim := issuerUnavailable(v.MessageID)
 	claim.Digest = v.Digest
+	if s.standIn != nil {
+		// An answer given while the store was away, in the journal only,
+		// is the answer that stands, not the claim.
+		rec, found, err := s.standIn.journal.read(ctx, v.MessageID)
+		switch {
+		case err != nil:
+			return fmt.Errorf("void of %s: read the stand-in journals: %w", v.MessageID, err)
+		case found:
+			claim = rec.Answer
+		}
+	}
 	standing, err := s.record(ctx, claim)
 	if err != nil {
 		// The answer given cannot be settled: voiding now could reverse an

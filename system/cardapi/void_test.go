@@ -96,18 +96,18 @@ func TestAnswerIsNotGivenUnrecorded(t *testing.T) {
 	ctx := context.Background()
 
 	w := httptest.NewRecorder()
-	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m5", Code: "91", Reason: "issuer unavailable"})
+	s.answer(ctx, w, cardprocessing.AuthRequest{MessageID: "m5"}, cardprocessing.AuthResponse{MessageID: "m5", Code: "91", Reason: "issuer unavailable"})
 	assert.Equal(t, http.StatusOK, w.Code, "a decline the store recorded")
 	assert.Contains(t, w.Body.String(), `"91"`)
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	w = httptest.NewRecorder()
-	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m3", Code: "00", Approved: true})
+	s.answer(ctx, w, cardprocessing.AuthRequest{MessageID: "m3"}, cardprocessing.AuthResponse{MessageID: "m3", Code: "00", Approved: true})
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "an approval the store did not record: %s", w.Body)
 
 	w = httptest.NewRecorder()
-	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m4", Code: "91", Reason: "issuer unavailable"})
+	s.answer(ctx, w, cardprocessing.AuthRequest{MessageID: "m4"}, cardprocessing.AuthResponse{MessageID: "m4", Code: "91", Reason: "issuer unavailable"})
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "a decline the store did not record: %s", w.Body)
 }
 
@@ -122,7 +122,7 @@ func TestDeclineGivesWayToTheStandingApproval(t *testing.T) {
 	require.NoError(t, err)
 
 	w := httptest.NewRecorder()
-	s.answer(ctx, w, cardprocessing.AuthResponse{MessageID: "m6", Code: "91", Reason: "issuer unavailable"})
+	s.answer(ctx, w, cardprocessing.AuthRequest{MessageID: "m6"}, cardprocessing.AuthResponse{MessageID: "m6", Code: "91", Reason: "issuer unavailable"})
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Contains(t, w.Body.String(), `"00"`)
 }

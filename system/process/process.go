@@ -234,7 +234,7 @@ func (p *Process) consumeOnce(ctx context.Context, stream, name, filter string, 
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	cons, err := p.JS.CreateOrUpdateConsumer(cctx, stream, jetstream.ConsumerConfig{
 		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 5 * time.Second,
-		FilterSubject: filter, MaxAckPending: 256, Replicas: store.Replicas(),
+		FilterSubject: filter, MaxAckPending: 256, Replicas: store.ConsumerReplicas(stream),
 	})
 	cancel()
 	if err != nil {

@@ -88,3 +88,12 @@ func standInStream(name string) (jetstream.StreamConfig, bool) {
 // answer takes a few milliseconds, and one that takes longer is from a
 // node that is paused or overloaded, which the other journals cover.
 const StandInWait = 150 * time.Millisecond
+
+// ConsumerReplicas returns how many replicas a durable consumer on stream
+// has: as many as the stream's, which for a stand-in journal is one.
+func ConsumerReplicas(stream string) int {
+	if _, ok := standInStream(stream); ok {
+		return 1
+	}
+	return Replicas()
+}

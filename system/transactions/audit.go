@@ -63,11 +63,11 @@ type StandInSummary struct {
 	PostedAmount int64 `json:"posted_amount"`
 	BelowLimit   int   `json:"below_limit"`
 	Overdrawn    int64 `json:"overdrawn"` // the most an account went below its limit (pence)
-	// Pending counts the approvals still in the journals, Amount their
-	// total: approved, not yet debited. Read from the journals, not the
-	// ledger (AuditEntries leaves them zero).
-	Pending       int   `json:"pending"`
-	PendingAmount int64 `json:"pending_amount"`
+	// Pending counts the stand-in answers not yet settled (approvals not
+	// yet debited, declines not yet voided): the records left in the
+	// fullest journal. Read from the journals, not the ledger
+	// (AuditEntries leaves it zero).
+	Pending int `json:"pending"`
 }
 
 func (s *service) audit(w http.ResponseWriter, r *http.Request) error {
@@ -100,8 +100,13 @@ func (s *service) run(ctx context.Context) (*Audit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger info: %w", err)
 	}
+	pending, err := standInPending(ctx, s.p.JS)
+	if err != nil {
+		return nil, err
+	}
 	if info.State.Msgs == 0 {
-		return &Audit{OK: true, LastSeq: info.State.LastSeq, Balances: map[string]int64{}, Refs: map[string]RefSummary{}}, nil
+		return &Audit{OK: true, LastSeq: info.State.LastSeq, Balances: map[string]int64{}, Refs: map[string]RefSummary{},
+			StandIn: StandInSummary{Pending: pending}}, nil
 	}
 	cons, err := s.p.JS.OrderedConsumer(ctx, store.LedgerStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
@@ -121,7 +126,26 @@ func (s *service) run(ctx context.Context) (*Audit, error) {
 	}
 	a := au.finish()
 	a.LastSeq = info.State.LastSeq
+	a.StandIn.Pending = pending
 	return &a, nil
+}
+
+// standInPending returns how many records the fullest stand-in journal
+// holds (each journal holds a copy of every record, and settlement
+// removes each copy; a journal that does not exist holds none).
+func standInPending(ctx context.Context, js jetstream.JetStream) (int, error) {
+	most := 0
+	for _, j := range store.StandInJournals() {
+		st, err := js.Stream(ctx, j.Stream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("stand-in journal %s: %w", j.Stream, err)
+		}
+		most = max(most, int(st.CachedInfo().State.Msgs))
+	}
+	return most, nil
 }
 
 // goneAudit is the audit of a ledger the store no longer has.
