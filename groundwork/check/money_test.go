@@ -110,3 +110,39 @@ func TestMoneyCountsAcknowledgedWritesMissing(t *testing.T) {
 	assert.Contains(t, r.Summary, "3 acknowledged writes missing from the ledger (2 card authorisations, 1 payments)")
 	assert.Contains(t, r.Summary, "1 balances disagree with the ledger")
 }
+
+// TestMoneyJudgesStandInApprovals: an approval card-api gave standing in is
+// right once posted, including over an earlier attempt's reversed debit;
+// one not yet settled, and a stand-in decline whose void has not run, are
+// deferred work; posted twice is wrong.
+func TestMoneyJudgesStandInApprovals(t *testing.T) {
+	open := transactions.Entry{Key: "open:a1", Account: "a1", Amount: 1000, BalanceAfter: 1000, Kind: transactions.KindOpening, Ref: "open:a1"}
+	debit := func(key string, after int64, standIn bool) transactions.Entry {
+		return transactions.Entry{Key: key, Account: "a1", Amount: -300, BalanceAfter: after, Kind: transactions.KindCard,
+			Counterparty: "merchant:m", Ref: "m1", StandIn: standIn}
+	}
+	approved := []history.Op{{Journey: "card-auth", Key: "m1", Outcome: history.OK, Result: "00", Amount: 300}}
+
+	posted := transactions.AuditEntries([]transactions.Entry{open, debit("auth:m1", 700, true)})
+	assert.Equal(t, check.Valid, check.Money(approved, posted, nil, false).Verdict)
+
+	overReversed := transactions.AuditEntries([]transactions.Entry{open, debit("auth:m1", 700, false),
+		{Key: "auth:m1:reverse", Account: "a1", Amount: 300, BalanceAfter: 1000, Kind: transactions.KindCardReverse, Counterparty: "merchant:m", Ref: "m1"},
+		debit("auth:m1:standin", 700, true)})
+	require.True(t, overReversed.OK, overReversed.Problems)
+	assert.Equal(t, check.Valid, check.Money(approved, overReversed, nil, false).Verdict)
+
+	twice := transactions.AuditEntries([]transactions.Entry{open, debit("auth:m1", 700, false), debit("auth:m1:standin", 400, true)})
+	assert.Equal(t, check.Invalid, check.Money(approved, twice, nil, false).Verdict)
+
+	unsettled := transactions.AuditEntries([]transactions.Entry{open})
+	unsettled.StandIn.Pending = 1
+	r := check.Money(nil, unsettled, nil, true)
+	assert.Equal(t, check.Unknown, r.Verdict, r.Summary)
+	assert.Equal(t, check.Invalid, check.Money(nil, unsettled, nil, false).Verdict)
+
+	declined := []history.Op{{Journey: "card-auth", Key: "m1", Outcome: history.OK, Result: "51", Amount: 300}}
+	applied := transactions.AuditEntries([]transactions.Entry{open, debit("auth:m1", 700, false)})
+	assert.Equal(t, check.Unknown, check.Money(declined, applied, nil, true).Verdict, "a stand-in decline's void on its way")
+	assert.Equal(t, check.Invalid, check.Money(declined, applied, nil, false).Verdict)
+}

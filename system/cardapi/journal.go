@@ -34,16 +34,16 @@ type journalRecord struct {
 // with one node lost, the other two still do, and any read that reaches a
 // majority finds it.
 type journal struct {
-	conns    []*nats.Conn // one per store node
+	conns    []*store.NodeConn // one per store node
 	js       []jetstream.JetStream
 	journals []store.StandInJournal
 }
 
 // newJournal returns the journal written over conns, one per store node.
-func newJournal(conns []*nats.Conn) (*journal, error) {
+func newJournal(conns []*store.NodeConn) (*journal, error) {
 	j := &journal{conns: conns, journals: store.StandInJournals()}
 	for _, nc := range conns {
-		js, err := jetstream.New(nc)
+		js, err := jetstream.New(nc.Conn)
 		if err != nil {
 			return nil, err
 		}
@@ -59,11 +59,8 @@ func (j *journal) majority() int { return len(j.journals)/2 + 1 }
 // connected now, and its JetStream context.
 func (j *journal) connFor(jl store.StandInJournal) (*nats.Conn, jetstream.JetStream, bool) {
 	for i, nc := range j.conns {
-		if !nc.IsConnected() {
-			continue
-		}
-		if jl.Node == "" || nc.ConnectedServerName() == jl.Node {
-			return nc, j.js[i], true
+		if node, up := nc.Node(); up && (jl.Node == "" || node == jl.Node) {
+			return nc.Conn, j.js[i], true
 		}
 	}
 	return nil, nil, false
@@ -112,7 +109,9 @@ var errJournalUnsure = errors.New("too few stand-in journals answered")
 
 // read returns the record of msgid from any journal that holds it. Found
 // false with no error means a majority of the journals answered and none
-// holds one; errJournalUnsure that too few answered to tell.
+// holds one (a record is an answer only once a majority holds it, so a
+// majority that holds none is enough: the journal on a paused node is not
+// waited for); errJournalUnsure that too few answered to tell.
 func (j *journal) read(ctx context.Context, msgid string) (rec journalRecord, found bool, err error) {
 	type answer struct {
 		rec   journalRecord
@@ -134,13 +133,12 @@ func (j *journal) read(ctx context.Context, msgid string) (rec journalRecord, fo
 		case a.found:
 			return a.rec, true, nil
 		case a.err == nil:
-			answered++
+			if answered++; answered >= j.majority() {
+				return rec, false, nil
+			}
 		}
 	}
-	if answered < j.majority() {
-		return rec, false, errJournalUnsure
-	}
-	return rec, false, nil
+	return rec, false, errJournalUnsure
 }
 
 // readOne asks one journal's node directly for msgid's record (a direct

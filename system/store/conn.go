@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,27 +59,61 @@ func Connect(urls, name string, login nats.Option) (*nats.Conn, jetstream.JetStr
 // address a node) on a connection of its own, which only ever reconnects
 // to that node. A write over it reaches its node whatever the others can
 // reach: card-api writes the stand-in journal kept on each node this way
-// (StandInJournals). A connection's node is its ConnectedServerName once
-// connected. Callers close the connections.
-func ConnectEach(urls, name string, login nats.Option) ([]*nats.Conn, error) {
-	var out []*nats.Conn
+// (StandInJournals). Callers close the connections.
+func ConnectEach(urls, name string, login nats.Option) ([]*NodeConn, error) {
+	var out []*NodeConn
 	for u := range strings.SplitSeq(urls, ",") {
 		if u = strings.TrimSpace(u); u == "" {
 			continue
 		}
-		nc, err := nats.Connect(u, connOptions(name, login)...)
+		c := &NodeConn{}
+		note := func(nc *nats.Conn) { c.note(nc.ConnectedServerName(), nc.IsConnected()) }
+		nc, err := nats.Connect(u, append(connOptions(name, login),
+			nats.ConnectHandler(note), nats.ReconnectHandler(note),
+			nats.DisconnectErrHandler(func(nc *nats.Conn, _ error) { c.up.Store(false) }))...)
 		if err != nil {
 			for _, c := range out {
 				c.Close()
 			}
 			return nil, fmt.Errorf("connect to store node %s: %w", u, err)
 		}
-		out = append(out, nc)
+		c.Conn = nc
+		note(nc)
+		out = append(out, c)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no store addresses (--store)")
 	}
 	return out, nil
+}
+
+// NodeConn is a connection to one store node (ConnectEach), with the node
+// it is to and whether it is up, as the connection's callbacks last said.
+// Node reads them without the connection's lock, which nats.go holds while
+// it redials a node that does not answer (a paused one: the dial succeeds
+// and the node never greets), up to the dial timeout at a time: asking the
+// connection itself stalled every caller about once a second.
+type NodeConn struct {
+	*nats.Conn
+	node atomic.Pointer[string]
+	up   atomic.Bool
+}
+
+func (c *NodeConn) note(node string, up bool) {
+	if node != "" {
+		c.node.Store(&node)
+	}
+	c.up.Store(up)
+}
+
+// Node returns the name of the node c is to (once it has connected), and
+// whether c is connected now.
+func (c *NodeConn) Node() (string, bool) {
+	n := c.node.Load()
+	if n == nil {
+		return "", false
+	}
+	return *n, c.up.Load()
 }
 
 func connOptions(name string, login nats.Option) []nats.Option {

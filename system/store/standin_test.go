@@ -74,7 +74,7 @@ func TestStandInJournalsTakeWritesWhileANodeIsLost(t *testing.T) {
 		}
 	}()
 	require.Len(t, conns, n)
-	js, err := jetstream.New(conns[0])
+	js, err := jetstream.New(conns[0].Conn)
 	require.NoError(t, err)
 	journals := store.StandInJournals()
 	require.Len(t, journals, n)
@@ -102,10 +102,10 @@ func TestStandInJournalsTakeWritesWhileANodeIsLost(t *testing.T) {
 		var took []string
 		for _, j := range journals {
 			for _, nc := range conns {
-				if nc.ConnectedServerName() != j.Node {
+				if node, up := nc.Node(); !up || node != j.Node {
 					continue
 				}
-				njs, err := jetstream.New(nc)
+				njs, err := jetstream.New(nc.Conn)
 				require.NoError(t, err)
 				wctx, cancel := context.WithTimeout(context.Background(), store.StandInWait)
 				_, err = njs.Publish(wctx, j.Subject(msgid), []byte(`{}`), jetstream.WithMsgID("standin:"+msgid), jetstream.WithRetryAttempts(0))
@@ -144,10 +144,10 @@ func TestStandInJournalsTakeWritesWhileANodeIsLost(t *testing.T) {
 	require.Equal(t, all[:2], write("m-killed-0"))
 	for _, j := range journals[:2] {
 		for _, nc := range conns {
-			if nc.ConnectedServerName() != j.Node {
+			if node, _ := nc.Node(); node != j.Node {
 				continue
 			}
-			njs, err := jetstream.New(nc)
+			njs, err := jetstream.New(nc.Conn)
 			require.NoError(t, err)
 			s, err := njs.Stream(ctx, j.Stream)
 			require.NoError(t, err, j.Stream)
