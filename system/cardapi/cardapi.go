@@ -2,14 +2,16 @@
 // authorisation requests, passes them to card-processing within the
 // network's deadline and always answers. Every answer is recorded before it
 // is given, first answer wins, so a retried message gets the same answer.
-// When card-processing cannot answer in time, card-api queues a void of the
-// message and declines with "issuer unavailable"; its void worker then makes
-// sure that authorisation never moves money (unless an approval was
-// recorded for it meanwhile). When card-processing has stopped answering in
-// time, card-api sheds load instead: it declines with "issuer unavailable"
-// at once, without sending the message on, and its void worker (which waits
-// for the live traffic) makes sure no earlier attempt at it applies
-// (admission.go). GET /v1/answers lists the recorded answers for audits (see
+//
+// When card-processing cannot answer in time, or card-api is shedding load
+// (admission.go), card-api stands in: it decides alone from its copies of
+// the cards and balances, within caps, writes the answer to the stand-in
+// journal kept on each store node, and answers; settlement posts or voids
+// it once the store is back (standin.go, journal.go, settle.go). With
+// stand-in off (BANK_STANDIN=off) it queues a void of the message and
+// declines with "issuer unavailable", and its void worker makes sure that
+// authorisation never moves money (unless an approval was recorded for it
+// meanwhile). GET /v1/answers lists the recorded answers for audits (see
 // AnswersPath).
 package cardapi
 
