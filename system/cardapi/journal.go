@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -169,34 +169,19 @@ func (j *journal) readOne(ctx context.Context, jl store.StandInJournal, msgid st
 	return rec, true, nil
 }
 
-// journalsHeld says whether the journals may hold records: it is true
-// when any journal held a record, or could not be asked, at the last look
-// (watchHeld), so that lookups and voids read the journals only then, not
-// on every authorisation in steady state.
-type journalsHeld struct {
-	mu   sync.Mutex
-	held bool
-}
-
-func (h *journalsHeld) get() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.held
-}
-
-// watch looks at every journal's size every interval until ctx ends.
-func (h *journalsHeld) watch(ctx context.Context, j *journal, interval time.Duration) {
+// watchHeld sets held, every interval until ctx ends, to whether any
+// journal holds a record or could not be asked, so that lookups read the
+// journals only then, not on every authorisation in steady state.
+func watchHeld(ctx context.Context, j *journal, held *atomic.Bool, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		held := false
+		some := false
 		for _, jl := range j.journals {
 			n, err := j.size(ctx, jl)
-			held = held || err != nil || n > 0
+			some = some || err != nil || n > 0
 		}
-		h.mu.Lock()
-		h.held = held
-		h.mu.Unlock()
+		held.Store(some)
 		select {
 		case <-ctx.Done():
 			return

@@ -74,6 +74,25 @@ type exposed struct {
 func (e *exposure) pending(account string, now time.Time) (onAccount, total int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.sums(account, now)
+}
+
+// take adds amount on account, if it is within the caps, and reports
+// whether it was.
+func (e *exposure) take(account string, amount int64, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	onAccount, total := e.sums(account, now)
+	if amount > standInPerAuth || onAccount+amount > standInPerAccount || total+amount > standInTotal {
+		return false
+	}
+	e.items = append(e.items, exposed{at: now, account: account, amount: amount})
+	return true
+}
+
+// sums forgets what is older than standInHold and returns the rest, on
+// account and in all. The caller holds e.mu.
+func (e *exposure) sums(account string, now time.Time) (onAccount, total int64) {
 	e.forget(now)
 	for _, it := range e.items {
 		total += it.amount
@@ -82,26 +101,6 @@ func (e *exposure) pending(account string, now time.Time) (onAccount, total int6
 		}
 	}
 	return onAccount, total
-}
-
-// take adds amount on account, if it is within the caps, and reports
-// whether it was.
-func (e *exposure) take(account string, amount int64, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.forget(now)
-	var onAccount, total int64
-	for _, it := range e.items {
-		total += it.amount
-		if it.account == account {
-			onAccount += it.amount
-		}
-	}
-	if amount > standInPerAuth || onAccount+amount > standInPerAccount || total+amount > standInTotal {
-		return false
-	}
-	e.items = append(e.items, exposed{at: now, account: account, amount: amount})
-	return true
 }
 
 func (e *exposure) forget(now time.Time) {
@@ -140,7 +139,7 @@ func decideAlone(req cardprocessing.AuthRequest, card cards.Card, cardOK bool, b
 // the journal.
 type standIn struct {
 	journal   *journal
-	held      journalsHeld
+	held      atomic.Bool // the journals held records at the last look (watchHeld)
 	cards     *copyOf[cards.Card]
 	balances  *copyOf[balance.Balance]
 	exposure  exposure
@@ -188,7 +187,7 @@ func startStandIn(ctx context.Context, p *process.Process, settle func(context.C
 	})
 	p.Go(func(ctx context.Context) { si.cards.keep(ctx, cardsKV, p.Log) })
 	p.Go(func(ctx context.Context) { si.balances.keep(ctx, balancesKV, p.Log) })
-	p.Go(func(ctx context.Context) { si.held.watch(ctx, j, time.Second) })
+	p.Go(func(ctx context.Context) { watchHeld(ctx, j, &si.held, time.Second) })
 	for _, jl := range j.journals {
 		p.Go(func(ctx context.Context) { p.Consume(ctx, jl.Stream, "card-standin", "", settle) })
 	}
@@ -199,11 +198,11 @@ func startStandIn(ctx context.Context, p *process.Process, settle func(context.C
 // find: they held records at the last look, or this replica wrote one
 // lately.
 func (si *standIn) mayHold() bool {
-	return si.held.get() || time.Since(time.Unix(0, si.lastWrote.Load())) < standInRecent
+	return si.held.Load() || time.Since(time.Unix(0, si.lastWrote.Load())) < standInRecent
 }
 
-// wrote notes that rec is in the journal.
-func (si *standIn) wrote(journalRecord) { si.lastWrote.Store(time.Now().UnixNano()) }
+// wrote notes that this replica has just written the journal.
+func (si *standIn) wrote() { si.lastWrote.Store(time.Now().UnixNano()) }
 
 // Why card-api stands in.
 const (
@@ -236,7 +235,7 @@ func (s *service) standInFor(w http.ResponseWriter, r *http.Request, req cardpro
 		return mesh.Errorf(http.StatusServiceUnavailable, "answer_not_recorded",
 			"the answer to %s could not be recorded; send the message again", req.MessageID)
 	}
-	si.wrote(rec)
+	si.wrote()
 	s.p.Log.Info("stood in", "message_id", req.MessageID, "why", why, "code", resp.Code, "amount", req.Amount, "account", card.Account)
 	// Recorded at once where the store lets it, so that a retry or a void
 	// finds it without reading the journal; settlement records it if not.
