@@ -20,10 +20,11 @@ import (
 const (
 	standInPrefix   = "STANDIN_"
 	standInSubjects = "standin.>" // every journal's subjects
-	// StandInMaxRecords bounds each journal: a full journal refuses new
-	// records, and card-api then stands in no more (the bank's global cap on
-	// exposure it has not yet posted).
-	StandInMaxRecords = 100_000
+	// standInMaxRecords bounds each journal: a full journal refuses new
+	// records, and a stand-in answer that a majority of the journals do not
+	// take is not given (card-api answers 503 and the network resends): the
+	// bank's last bound on answers it has not yet settled.
+	standInMaxRecords = 100_000
 )
 
 // StandInJournal is the stand-in journal kept on one store node.
@@ -70,7 +71,7 @@ func standInStream(name string) (jetstream.StreamConfig, bool) {
 			// never dropped, so a full journal refuses new ones instead.
 			Retention:  jetstream.WorkQueuePolicy,
 			Duplicates: DedupWindow,
-			MaxMsgs:    StandInMaxRecords,
+			MaxMsgs:    standInMaxRecords,
 			Discard:    jetstream.DiscardNew,
 			// Any node may answer a read of a record: there is one replica.
 			AllowDirect: true,
