@@ -243,15 +243,6 @@ type StoreLeaders interface {
 	StreamLeader(ctx context.Context, stream string) (string, error)
 }
 
-// StoreConsumers is the ability to ask the store how much work a durable
-// consumer has left: the messages not yet delivered plus those delivered
-// and not yet acknowledged, as the consumer's leader node counts them. It
-// is the figure a replica of the consumer cannot know (it sees neither
-// the other replica's unacknowledged messages nor a killed replica's).
-type StoreConsumers interface {
-	ConsumerBacklog(ctx context.Context, consumer string) (int, error)
-}
-
 // StoreNetwork is the ability to cut the store's own network, the routes
 // between its nodes (its replication), below the nodes: nothing passes
 // either way on any connection between the two nodes, and the

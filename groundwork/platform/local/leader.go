@@ -52,26 +52,16 @@ func (p *Platform) jszURLs(query string) map[string]string {
 type jsz struct {
 	Accounts []struct {
 		Streams []struct {
-			Name      string               `json:"name"`
-			State     platform.StreamState `json:"state"`
-			Cluster   *jszCluster          `json:"cluster"`
-			Consumers []jszConsumer        `json:"consumer_detail"`
+			Name    string               `json:"name"`
+			State   platform.StreamState `json:"state"`
+			Cluster *jszCluster          `json:"cluster"`
 		} `json:"stream_detail"`
 	} `json:"account_details"`
 }
 
-// jszCluster names the leader of a stream's or consumer's raft group.
+// jszCluster names the leader of a stream's raft group.
 type jszCluster struct {
 	Leader string `json:"leader"`
-}
-
-// jszConsumer is the part of a consumer's detail (/jsz?consumers=true)
-// that says how much work it has left.
-type jszConsumer struct {
-	Name          string      `json:"name"`
-	NumPending    int         `json:"num_pending"`
-	NumAckPending int         `json:"num_ack_pending"`
-	Cluster       *jszCluster `json:"cluster"`
 }
 
 func streamLeader(ctx context.Context, client *http.Client, url, stream string) (string, error) {
