@@ -113,7 +113,8 @@ func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Sce
 			return check.Exercise(ops, ws.Steady)
 		}),
 		check.Safely("answers", func() check.Result { return check.Answers(ops) }),
-		check.Safely("card-answers", func() check.Result { return cardAnswersCheck(ev) }))
+		check.Safely("card-answers", func() check.Result { return cardAnswersCheck(ev) }),
+		check.Safely("stand-in", func() check.Result { return standInCheck(ev) }))
 	// The scenario's own checks go in before the host check, which may
 	// excuse their late answers too.
 	res.Checks = append(res.Checks, kept...)
@@ -127,7 +128,7 @@ func Judge(res result.Scenario, ops []history.Op, ev result.Evidence) result.Sce
 // judged names the checks Judge makes; it replaces them when it judges a
 // saved scenario again.
 var judged = map[string]bool{"slo": true, "tier-contract": true, "recovery": true, "load": true,
-	"money": true, "exercise": true, "answers": true, "card-answers": true, "host": true}
+	"money": true, "exercise": true, "answers": true, "card-answers": true, "stand-in": true, "host": true}
 
 // cardAnswersCheck compares the answers card-api gave the network with the
 // ledger (check.CardAnswers).
@@ -140,6 +141,15 @@ func cardAnswersCheck(ev result.Evidence) check.Result {
 		readErr = errors.New(ev.AnswersError)
 	}
 	return check.CardAnswers(ev.CardAnswers, ev.Audit, readErr, ev.CatchingUp)
+}
+
+// standInCheck holds what card-api approved alone to its caps
+// (check.StandInExposure).
+func standInCheck(ev result.Evidence) check.Result {
+	if ev.Error != "" {
+		return check.Result{Check: "stand-in", Verdict: check.Unknown, Summary: "audit unavailable: " + ev.Error}
+	}
+	return check.StandInExposure(ev.Audit, ev.StandInBound)
 }
 
 func moneyCheck(ops []history.Op, ev result.Evidence) check.Result {

@@ -45,6 +45,8 @@ type moneyState struct {
 	// authorisations, read once the audit had drained (see cardAnswers).
 	answers    []check.CardAnswer
 	answersErr error
+
+	standInBound int64 // check.StandInExposure's bound (result.Evidence)
 }
 
 func (s *suite) getJSON(ctx context.Context, url string, v any) error {
@@ -123,6 +125,7 @@ func (s *suite) money(ctx context.Context, scenario string) moneyState {
 	if st.answers == nil && st.answersErr == nil && st.err == nil {
 		st.answers, st.answersErr = s.cardAnswers(ctx, msgs)
 	}
+	st.standInBound = cardapi.StandInPerAccount * int64(len(s.plat.Instances("card-api")))
 	st.drained = time.Since(t0)
 	return st
 }
@@ -219,7 +222,7 @@ func (s *suite) listCardAnswers(ctx context.Context, url string) ([]cardprocessi
 // the keys of ops (the whole ledger's would repeat in every scenario).
 func (m moneyState) evidence(ops []history.Op) result.Evidence {
 	ev := result.Evidence{Audit: m.audit, Mismatches: m.mismatches, Drained: m.drained, CardAnswers: m.answers,
-		CatchingUp: m.catchingUp, Left: m.left}
+		CatchingUp: m.catchingUp, Left: m.left, StandInBound: m.standInBound}
 	if m.err != nil {
 		ev.Error = m.err.Error()
 	}

@@ -331,6 +331,7 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 		check.Safely("money", func() check.Result { return moneyCheck(ops, ev) }),
 		check.Safely("answers", func() check.Result { return check.Answers(ops) }),
 		check.Safely("card-answers", func() check.Result { return cardAnswersCheck(ev) }),
+		check.Safely("stand-in", func() check.Result { return standInCheck(ev) }),
 		check.Safely("feeds", func() check.Result {
 			r := FeedsCaughtUp(ctx, in, nil)
 			r.Check = "feeds"

@@ -116,6 +116,10 @@ type Evidence struct {
 	// messages; AnswersError says why they could not be read.
 	CardAnswers  []check.CardAnswer `json:"card_answers,omitempty"`
 	AnswersError string             `json:"answers_error,omitempty"`
+	// StandInBound is the most card-api's stand-in may take an account
+	// below its limit, in pence: its per-account cap times its replicas
+	// (check.StandInExposure).
+	StandInBound int64 `json:"stand_in_bound,omitempty"`
 }
 
 // SaveEvidence writes e to name in dir, readable only by its owner.

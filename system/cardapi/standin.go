@@ -24,7 +24,7 @@ import (
 // When card-processing gives no usable answer in time (an error, a
 // timeout, "91"), or card-api is shedding load, card-api decides alone, as
 // card schemes do for an issuer that cannot answer: from its own copies of
-// the cards and the balances (caches.go), within caps on what it may
+// the cards and the balances (store.Copy), within caps on what it may
 // approve that the ledger has not yet seen. It writes the decision to the
 // stand-in journal (journal.go) before it answers, and its settlement
 // (settle.go) makes the ledger agree with it once the store is back. The
@@ -37,10 +37,13 @@ import (
 // Caps on what one card-api replica approves by stand-in and has not seen
 // posted: per authorisation, per account, in all. A replica forgets an
 // approval's exposure standInHold after it gave it, by when it is posted
-// and in the balances it reads (a store outage lasts seconds).
+// and in the balances it reads (a store outage lasts seconds). The
+// per-account cap is exported: times the replicas, it is the most
+// stand-in may take an account below its limit, which the harness holds
+// the audit to.
 const (
 	standInPerAuth    = 100_00    // £100
-	standInPerAccount = 300_00    // £300
+	StandInPerAccount = 300_00    // £300
 	standInTotal      = 50_000_00 // £50,000
 	standInHold       = 2 * time.Minute
 )
@@ -83,7 +86,7 @@ func (e *exposure) take(account string, amount int64, now time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	onAccount, total := e.sums(account, now)
-	if amount > standInPerAuth || onAccount+amount > standInPerAccount || total+amount > standInTotal {
+	if amount > standInPerAuth || onAccount+amount > StandInPerAccount || total+amount > standInTotal {
 		return false
 	}
 	e.items = append(e.items, exposed{at: now, account: account, amount: amount})
@@ -125,7 +128,7 @@ func decideAlone(req cardprocessing.AuthRequest, card cards.Card, cardOK bool, b
 	case card.Status != cards.Active:
 		resp.Code, resp.Reason = cardprocessing.CodeRestricted, StandInReason+": card "+card.Status
 	case !balOK || bal.Account != card.Account:
-	case req.Amount > standInPerAuth || onAccount+req.Amount > standInPerAccount:
+	case req.Amount > standInPerAuth || onAccount+req.Amount > StandInPerAccount:
 	case bal.Balance+bal.Limit-onAccount < req.Amount:
 		resp.Code, resp.Reason = balance.CodeInsufficientFunds, StandInReason+": insufficient funds"
 	default:
@@ -140,10 +143,11 @@ func decideAlone(req cardprocessing.AuthRequest, card cards.Card, cardOK bool, b
 type standIn struct {
 	journal   *journal
 	held      atomic.Bool // the journals held records at the last look (watchHeld)
-	cards     *copyOf[cards.Card]
-	balances  *copyOf[balance.Balance]
+	cards     *store.Copy[cards.Card]
+	balances  *store.Copy[balance.Balance]
 	exposure  exposure
 	lastWrote atomic.Int64 // Unix nanoseconds
+	metrics   standInMetrics
 }
 
 // standInRecent is how long after this replica last wrote the journal its
@@ -178,15 +182,16 @@ func startStandIn(ctx context.Context, p *process.Process, settle func(context.C
 		}
 		return nil, err
 	}
-	si := &standIn{journal: j, cards: newCopy[cards.Card](), balances: newCopy[balance.Balance]()}
+	si := &standIn{journal: j, cards: store.NewCopy[cards.Card](), balances: store.NewCopy[balance.Balance]()}
+	si.metrics = newStandInMetrics(p.Metrics.Registry, p.Service, &si.exposure)
 	p.Go(func(ctx context.Context) {
 		<-ctx.Done()
 		for _, nc := range conns {
 			nc.Close()
 		}
 	})
-	p.Go(func(ctx context.Context) { si.cards.keep(ctx, cardsKV, p.Log) })
-	p.Go(func(ctx context.Context) { si.balances.keep(ctx, balancesKV, p.Log) })
+	p.Go(func(ctx context.Context) { si.cards.Keep(ctx, cardsKV, p.Log) })
+	p.Go(func(ctx context.Context) { si.balances.Keep(ctx, balancesKV, p.Log) })
 	p.Go(func(ctx context.Context) { watchHeld(ctx, j, &si.held, time.Second) })
 	for _, jl := range j.journals {
 		p.Go(func(ctx context.Context) { p.Consume(ctx, jl.Stream, "card-standin", "", settle) })
@@ -207,7 +212,7 @@ func (si *standIn) wrote() { si.lastWrote.Store(time.Now().UnixNano()) }
 // Why card-api stands in.
 const (
 	whyShed     = "shed"
-	whyNoAnswer = "no answer"
+	whyNoAnswer = "no_answer"
 )
 
 // standInFor answers req alone (decideAlone), having written the answer
@@ -218,8 +223,8 @@ func (s *service) standInFor(w http.ResponseWriter, r *http.Request, req cardpro
 	si := s.standIn
 	ctx := context.WithoutCancel(r.Context())
 	now := time.Now()
-	card, cardOK := si.cards.get(req.CardID)
-	bal, balOK := si.balances.get(card.Account)
+	card, cardOK := si.cards.Get(req.CardID)
+	bal, balOK := si.balances.Get(card.Account)
 	onAccount, _ := si.exposure.pending(card.Account, now)
 	resp := decideAlone(req, card, cardOK, bal, balOK, onAccount)
 	if resp.Approved && !si.exposure.take(card.Account, req.Amount, now) {
@@ -232,10 +237,12 @@ func (s *service) standInFor(w http.ResponseWriter, r *http.Request, req cardpro
 	rec := journalRecord{Request: req, Answer: resp, StandIn: true, Account: card.Account, Replica: s.p.Instance, Time: now}
 	if err := si.journal.write(ctx, rec); err != nil {
 		s.p.Log.Warn("stand-in answer not journaled", "message_id", req.MessageID, "why", why, "err", err)
+		si.metrics.answered(why, notJournaled)
 		return mesh.Errorf(http.StatusServiceUnavailable, "answer_not_recorded",
 			"the answer to %s could not be recorded; send the message again", req.MessageID)
 	}
 	si.wrote()
+	si.metrics.answered(why, resp.Code)
 	s.p.Log.Info("stood in", "message_id", req.MessageID, "why", why, "code", resp.Code, "amount", req.Amount, "account", card.Account)
 	// Recorded at once where the store lets it, so that a retry or a void
 	// finds it without reading the journal; settlement records it if not.

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,7 +40,7 @@ func TestDecideAlone(t *testing.T) {
 		{"no copy of the balance", req, card, true, balance.Balance{}, false, 0, balance.CodeIssuerUnavailable},
 		{"over the cap on one authorisation", cardprocessing.AuthRequest{MessageID: "m1", CardID: "c1", Amount: standInPerAuth + 1}, card, true,
 			balance.Balance{Account: "a1", Balance: 1_000_00}, true, 0, balance.CodeIssuerUnavailable},
-		{"over the cap on the account", req, card, true, balance.Balance{Account: "a1", Balance: 1_000_00}, true, standInPerAccount - 30_00, balance.CodeIssuerUnavailable},
+		{"over the cap on the account", req, card, true, balance.Balance{Account: "a1", Balance: 1_000_00}, true, StandInPerAccount - 30_00, balance.CodeIssuerUnavailable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -60,13 +61,13 @@ func TestExposureIsCapped(t *testing.T) {
 	t0 := time.Now()
 	require.True(t, e.take("a1", standInPerAuth, t0))
 	require.True(t, e.take("a1", standInPerAuth, t0))
-	require.True(t, e.take("a1", standInPerAccount-2*standInPerAuth, t0))
+	require.True(t, e.take("a1", StandInPerAccount-2*standInPerAuth, t0))
 	require.False(t, e.take("a1", 1, t0), "the account's cap is reached")
 	require.True(t, e.take("a2", 1, t0), "another account's is not")
 	require.False(t, e.take("a3", standInPerAuth+1, t0), "over the cap on one authorisation")
 	on, total := e.pending("a1", t0)
-	require.Equal(t, int64(standInPerAccount), on)
-	require.Equal(t, int64(standInPerAccount+1), total)
+	require.Equal(t, int64(StandInPerAccount), on)
+	require.Equal(t, int64(StandInPerAccount+1), total)
 
 	later := t0.Add(standInHold + time.Second)
 	require.True(t, e.take("a1", standInPerAuth, later), "forgotten after standInHold")
@@ -79,4 +80,37 @@ func TestExposureIsCapped(t *testing.T) {
 		require.True(t, full.take(string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676)), standInPerAuth, t0))
 	}
 	require.False(t, full.take("zz-new", 1, t0), "the replica's total cap is reached")
+}
+
+// TestStandInMetrics: the answers given alone are counted by why and code,
+// and the exposure gauge reads what the replica has not yet forgotten.
+func TestStandInMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var e exposure
+	m := newStandInMetrics(reg, "card-api", &e)
+	m.answered(whyNoAnswer, balance.CodeApproved)
+	m.answered(whyNoAnswer, balance.CodeApproved)
+	m.answered(whyShed, notJournaled)
+	require.True(t, e.take("a1", 40_00, time.Now()))
+	require.True(t, e.take("a2", 2_50, time.Now()))
+
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	answers, exposure := map[string]float64{}, -1.0
+	for _, f := range families {
+		for _, mm := range f.GetMetric() {
+			switch f.GetName() {
+			case MetricStandInAnswers:
+				l := map[string]string{}
+				for _, p := range mm.GetLabel() {
+					l[p.GetName()] = p.GetValue()
+				}
+				answers[l["why"]+" "+l["code"]] = mm.GetCounter().GetValue()
+			case MetricStandInExposure:
+				exposure = mm.GetGauge().GetValue()
+			}
+		}
+	}
+	require.Equal(t, map[string]float64{"no_answer 00": 2, "shed not_journaled": 1}, answers)
+	require.Equal(t, 42_50.0, exposure)
 }

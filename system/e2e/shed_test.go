@@ -87,11 +87,13 @@ func TestCardAPIShedsLoadWhenCardProcessingIsSlow(t *testing.T) {
 	for wave := range 5 {
 		assert.Positive(t, sentOn[wave], "wave %d: card-api shed everything; its limit never falls below a few in flight", wave)
 	}
-	var counted float64
+	var counted, stoodIn float64
 	for _, in := range p.Instances("card-api") {
 		counted += metricSum(t, p, in.Addr, mesh.MetricShed)
+		stoodIn += metricSum(t, p, in.Addr, cardapi.MetricStandInAnswers, `why="shed"`)
 	}
 	assert.GreaterOrEqual(t, counted, float64(len(shed)), "%s counts what card-api shed", mesh.MetricShed)
+	assert.GreaterOrEqual(t, stoodIn, float64(len(shed)), "%s counts the shed authorisations card-api answered alone", cardapi.MetricStandInAnswers)
 	require.Eventually(t, func() bool {
 		a := audit(t, p)
 		for _, s := range shed {
