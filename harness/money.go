@@ -268,6 +268,8 @@ func (s *suite) audit(ctx context.Context, ops []history.Op) moneyState {
 		switch {
 		case err != nil:
 			st.mismatches = append(st.mismatches, fmt.Sprintf("balance of %s unreadable: %v", c.Account, err))
+		case b.Stale:
+			st.mismatches = append(st.mismatches, fmt.Sprintf("balance of %s answered from balance's copy (neither the projection nor the ledger answered)", c.Account))
 		case b.Balance != st.audit.Balances[c.Account]:
 			st.mismatches = append(st.mismatches, fmt.Sprintf("balance of %s is %d, its ledger says %d", c.Account, b.Balance, st.audit.Balances[c.Account]))
 		}

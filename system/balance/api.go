@@ -63,6 +63,11 @@ type Balance struct {
 	Limit    int64  `json:"limit"`
 	Currency string `json:"currency"`
 	Seq      uint64 `json:"seq"`
+	// Stale marks a read answered from the replica's copy of the
+	// projection while neither the projection nor the ledger answered (a
+	// store node lost): the balance as of the copy's last update, which
+	// may be seconds behind. Never stored.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // ValidID matches account, card and customer ids (transactions.ValidID).

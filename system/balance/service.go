@@ -20,9 +20,10 @@ import (
 type service struct {
 	p      *process.Process
 	ledger *mesh.Client
-	proj   jetstream.KeyValue // account -> Balance
-	idem   jetstream.KeyValue // key -> Outcome
-	turns  accountQueue       // one write at a time to each account
+	proj   jetstream.KeyValue   // account -> Balance
+	copy   *store.Copy[Balance] // the projection, for reads while neither it nor the ledger answers
+	idem   jetstream.KeyValue   // key -> Outcome
+	turns  accountQueue         // one write at a time to each account
 }
 
 // Setup wires the balance service into p.
@@ -42,7 +43,8 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if _, err := store.EnsureStream(ctx, p.JS, store.LedgerStream); err != nil {
 		return err
 	}
-	s := &service{p: p, ledger: ledger, proj: proj, idem: idem}
+	s := &service{p: p, ledger: ledger, proj: proj, copy: store.NewCopy[Balance](), idem: idem}
+	p.Go(func(ctx context.Context) { s.copy.Keep(ctx, proj, p.Log) })
 	p.Handle("POST /v1/reserve", s.serveReserve)
 	p.Handle("POST /v1/void", s.serveVoid)
 	p.Handle("POST /v1/standin", s.serveStandIn)
@@ -137,6 +139,11 @@ const (
 	shortcutRead  = 100 * time.Millisecond
 	shortcutWrite = 250 * time.Millisecond
 )
+
+// readLedger bounds the ledger's part of a balance read: past it (the
+// ledger's leader lost, an election under way) the read is answered from
+// the replica's copy of the projection, marked stale.
+const readLedger = 300 * time.Millisecond
 
 // outcome returns the remembered outcome of key, or an error when the
 // outcome store does not answer within shortcutRead.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/faultline/faultline/system/mesh"
 	"github.com/faultline/faultline/system/process"
+	"github.com/faultline/faultline/system/store"
+	"github.com/faultline/faultline/system/store/storetest"
 	"github.com/faultline/faultline/system/transactions"
 )
 
@@ -120,4 +122,54 @@ func TestBalanceReadGoesToTheLedgerWhileTheProjectionIsSilent(t *testing.T) {
 	require.NoError(t, json.NewDecoder(w.Body).Decode(&b))
 	require.Equal(t, int64(5000), b.Balance)
 	require.Equal(t, uint64(7), b.Seq)
+}
+
+// A balance read is answered from the replica's copy of the projection,
+// marked stale, when neither the projection nor the ledger answers; an
+// account the ledger says does not exist is a 404 whatever the copy holds.
+func TestBalanceReadGoesToTheCopyWhileTheStoreIsSilent(t *testing.T) {
+	_, js := storetest.Node(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "balances"})
+	require.NoError(t, err)
+	for _, acc := range []string{"acc-1", "acc-gone"} {
+		require.NoError(t, store.PutJSON(ctx, kv, acc, Balance{Account: acc, Customer: "cus-1", Balance: 4200, Currency: "GBP", Seq: 9}))
+	}
+	c := store.NewCopy[Balance]()
+	go c.Keep(ctx, kv, slog.New(slog.DiscardHandler))
+	require.Eventually(t, func() bool { _, ok := c.Get("acc-gone"); return ok }, 5*time.Second, 10*time.Millisecond)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ledger/accounts/acc-1/last", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	mux.HandleFunc("GET /v1/ledger/accounts/acc-gone/last", func(w http.ResponseWriter, _ *http.Request) {
+		mesh.WriteError(w, mesh.Errorf(http.StatusNotFound, "unknown_account", "no such account"))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	ledger := mesh.NewClient("transactions", mesh.StaticResolver{u.Host}, mesh.NewMetrics("balance-test"))
+	s := &service{p: &process.Process{Log: slog.New(slog.DiscardHandler)}, ledger: ledger, proj: &silentBucket{}, idem: &silentBucket{}, copy: c}
+
+	read := func(acc string) (*httptest.ResponseRecorder, error) {
+		r := httptest.NewRequest(http.MethodGet, "/v1/accounts/"+acc+"/balance", nil)
+		r.SetPathValue("id", acc)
+		rctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		w := httptest.NewRecorder()
+		return w, s.serveBalance(w, r.WithContext(rctx))
+	}
+	start := time.Now()
+	w, err := read("acc-1")
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 800*time.Millisecond, "answered within the bounds, not the deadline")
+	var b Balance
+	require.NoError(t, json.NewDecoder(w.Body).Decode(&b))
+	require.Equal(t, int64(4200), b.Balance)
+	require.True(t, b.Stale)
+
+	_, err = read("acc-gone")
+	var me *mesh.Error
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, http.StatusNotFound, me.Status)
 }

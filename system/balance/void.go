@@ -59,24 +59,3 @@ func (s *service) void(ctx context.Context, req VoidRequest) (VoidResponse, erro
 	}
 	return VoidResponse{Reversed: true}, nil
 }
-
-func (s *service) serveBalance(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if !ValidID.MatchString(id) {
-		return mesh.Errorf(400, "bad_account", "invalid account id")
-	}
-	// The projection is the fast answer; the ledger is the answer when the
-	// projection has no entry or does not reply within shortcutRead.
-	b, err := s.projected(r.Context(), id)
-	if err != nil {
-		b, err = s.current(r.Context(), id, true)
-	}
-	if err != nil {
-		return err
-	}
-	if c := r.Header.Get(mesh.HeaderCustomer); c != "" && c != b.Customer {
-		return mesh.Errorf(http.StatusForbidden, "forbidden", "account %s is not yours", id)
-	}
-	mesh.WriteJSON(w, http.StatusOK, b)
-	return nil
-}

@@ -39,6 +39,10 @@ const (
 	CustomerRPS   = 50
 	CustomerBurst = 100
 	sessionTTL    = time.Minute
+	// sessionRead bounds a read of the sessions bucket: past it the
+	// bucket's leader is taken to be away (a store node lost, an election
+	// under way) and edge's copy of the bucket answers.
+	sessionRead = 150 * time.Millisecond
 	// MaxDeadline is the longest X-Deadline-Ms edge takes from the app.
 	MaxDeadline = 10 * time.Second
 )
@@ -54,6 +58,7 @@ type cached struct {
 type service struct {
 	p        *process.Process
 	sessions jetstream.KeyValue
+	copy     *store.Copy[Session] // the sessions bucket, for when it does not answer
 	deps     map[string]*mesh.Client
 
 	mu       sync.Mutex
@@ -69,7 +74,8 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if err != nil {
 		return err
 	}
-	s := &service{p: p, sessions: kv, deps: map[string]*mesh.Client{}, cache: map[string]cached{}, limiters: map[string]*rate.Limiter{}}
+	s := &service{p: p, sessions: kv, copy: store.NewCopy[Session](), deps: map[string]*mesh.Client{}, cache: map[string]cached{}, limiters: map[string]*rate.Limiter{}}
+	p.Go(func(ctx context.Context) { s.copy.Keep(ctx, kv, p.Log) })
 	for _, d := range routedTo {
 		if s.deps[d], err = p.Client(d); err != nil {
 			return err
@@ -113,13 +119,21 @@ func (s *service) session(ctx context.Context, token string) (Session, error) {
 		return c.s, nil
 	}
 	var sess Session
-	_, err := store.GetJSON(ctx, s.sessions, key, &sess)
+	rctx, cancel := context.WithTimeout(ctx, sessionRead)
+	_, err := store.GetJSON(rctx, s.sessions, key, &sess)
+	cancel()
 	if errors.Is(err, store.ErrNotFound) {
 		return sess, mesh.Errorf(http.StatusUnauthorized, "unauthenticated", "unknown token")
 	}
 	if err != nil {
-		if ok { // the store is slow or away: keep serving a known session
+		// The store is slow or away: keep serving a session this replica
+		// knows, from its cache or else its copy of the bucket (sessions
+		// are only ever seeded, so the copy lags no sign-in).
+		if ok {
 			return c.s, nil
+		}
+		if cs, found := s.copy.Get(key); found {
+			return cs, nil
 		}
 		return sess, err
 	}
