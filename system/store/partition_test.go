@@ -33,38 +33,9 @@ func freePort(t testing.TB) int {
 // never reaches a subscriber on store-1: nothing goes around the links.
 // Once the links let data through again, messages reach it again.
 func TestRoutesThroughLinksCanBeCut(t *testing.T) {
-	zerolog.SetGlobalLevel(zerolog.Disabled)
-	px := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	defer func() { _ = px.Collection.Clear() }()
 	const n = 3
-	client, cluster := make([]int, n), make([]int, n)
-	for i := range n {
-		client[i], cluster[i] = freePort(t), freePort(t)
-	}
-	links := map[[2]int]*toxiproxy.Proxy{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, n)
-	for i := range n {
-		var routes []string
-		for j := range n {
-			if j == i {
-				continue
-			}
-			p := toxiproxy.NewProxy(px, fmt.Sprintf("store-%d->store-%d", i, j), "127.0.0.1:0", fmt.Sprintf("127.0.0.1:%d", cluster[j]))
-			require.NoError(t, px.Collection.Add(p, true))
-			links[[2]int{i, j}] = p
-			routes = append(routes, "nats-route://"+p.Listen)
-		}
-		cfg := store.NodeConfig{Name: fmt.Sprintf("store-%d", i), Host: "127.0.0.1", ClientPort: client[i], ClusterPort: cluster[i],
-			Routes: routes, Advertise: "127.0.0.1:1", Dir: t.TempDir()}
-		go func() { done <- store.RunNode(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	}
-	defer func() {
-		cancel()
-		for range n {
-			<-done
-		}
-	}()
+	c := startLinkedStore(t, n)
+	client, links := c.client, c.links
 
 	connect := func(i int) *nats.Conn {
 		var nc *nats.Conn
@@ -119,6 +90,65 @@ func TestRoutesThroughLinksCanBeCut(t *testing.T) {
 		}
 	}
 	require.True(t, reaches(30*time.Second), "store-0 to store-1 after the heal")
+}
+
+// linkedStore is a store of nodes run in the test's process whose routes
+// go through a proxy per pair of nodes (links[{i, j}] carries store-i's
+// route to store-j), each advertising a route address where nothing
+// listens (as the local platform runs them), so that a test can cut them.
+type linkedStore struct {
+	client []int // each node's client port
+	links  map[[2]int]*toxiproxy.Proxy
+	stops  []context.CancelFunc
+	done   []chan error
+}
+
+// startLinkedStore starts n linked nodes; they are stopped, and the
+// proxies closed, when the test ends.
+func startLinkedStore(t *testing.T, n int) *linkedStore {
+	t.Helper()
+	zerolog.SetGlobalLevel(zerolog.Disabled)
+	px := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	c := &linkedStore{client: make([]int, n), links: map[[2]int]*toxiproxy.Proxy{}, stops: make([]context.CancelFunc, n), done: make([]chan error, n)}
+	cluster := make([]int, n)
+	for i := range n {
+		c.client[i], cluster[i] = freePort(t), freePort(t)
+	}
+	for i := range n {
+		var routes []string
+		for j := range n {
+			if j == i {
+				continue
+			}
+			p := toxiproxy.NewProxy(px, fmt.Sprintf("store-%d->store-%d", i, j), "127.0.0.1:0", fmt.Sprintf("127.0.0.1:%d", cluster[j]))
+			require.NoError(t, px.Collection.Add(p, true))
+			c.links[[2]int{i, j}] = p
+			routes = append(routes, "nats-route://"+p.Listen)
+		}
+		cfg := store.NodeConfig{Name: fmt.Sprintf("store-%d", i), Host: "127.0.0.1", ClientPort: c.client[i], ClusterPort: cluster[i],
+			Routes: routes, Advertise: "127.0.0.1:1", Dir: t.TempDir()}
+		ctx, cancel := context.WithCancel(context.Background())
+		c.stops[i], c.done[i] = cancel, make(chan error, 1)
+		go func() { c.done[i] <- store.RunNode(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	}
+	t.Cleanup(func() {
+		for i := range n {
+			c.stop(i)
+		}
+		_ = px.Collection.Clear()
+	})
+	return c
+}
+
+// stop stops node i and waits until it has; stopping it again does
+// nothing.
+func (c *linkedStore) stop(i int) {
+	if c.stops[i] == nil {
+		return
+	}
+	c.stops[i]()
+	<-c.done[i]
+	c.stops[i] = nil
 }
 
 // jsonToxic is a toxic that lets nothing through on stream, as the

@@ -3,14 +3,11 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/system/store"
@@ -27,40 +24,9 @@ func TestStandInJournalsTakeWritesWhileANodeIsLost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node store")
 	}
-	zerolog.SetGlobalLevel(zerolog.Disabled)
-	px := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	defer func() { _ = px.Collection.Clear() }()
 	const n = 3
-	client, clusterPort := make([]int, n), make([]int, n)
-	for i := range n {
-		client[i], clusterPort[i] = freePort(t), freePort(t)
-	}
-	links := map[[2]int]*toxiproxy.Proxy{}
-	stops := make([]context.CancelFunc, n)
-	done := make([]chan error, n)
-	for i := range n {
-		var routes []string
-		for j := range n {
-			if j == i {
-				continue
-			}
-			p := toxiproxy.NewProxy(px, fmt.Sprintf("store-%d->store-%d", i, j), "127.0.0.1:0", fmt.Sprintf("127.0.0.1:%d", clusterPort[j]))
-			require.NoError(t, px.Collection.Add(p, true))
-			links[[2]int{i, j}] = p
-			routes = append(routes, "nats-route://"+p.Listen)
-		}
-		cfg := store.NodeConfig{Name: fmt.Sprintf("store-%d", i), Host: "127.0.0.1", ClientPort: client[i], ClusterPort: clusterPort[i],
-			Routes: routes, Advertise: "127.0.0.1:1", Dir: t.TempDir()}
-		ctx, cancel := context.WithCancel(context.Background())
-		stops[i], done[i] = cancel, make(chan error, 1)
-		go func() { done[i] <- store.RunNode(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	}
-	defer func() {
-		for i := range n {
-			stops[i]()
-			<-done[i]
-		}
-	}()
+	c := startLinkedStore(t, n)
+	client, links := c.client, c.links
 
 	urls := make([]string, n)
 	for i := range n {
@@ -132,9 +98,7 @@ func TestStandInJournalsTakeWritesWhileANodeIsLost(t *testing.T) {
 		require.Equal(t, all, write(fmt.Sprintf("m-cut-%d", i)), "write %d with store-1 cut off", i)
 	}
 
-	stops[2]()
-	<-done[2]
-	done[2] <- nil // for the deferred stop
+	c.stop(2)
 	for i := range 20 {
 		require.Equal(t, all[:2], write(fmt.Sprintf("m-killed-%d", i)), "write %d with store-2 killed", i)
 	}
