@@ -108,3 +108,68 @@ func TestSweepCellsSkipKindsThatCannotAct(t *testing.T) {
 	assert.ErrorContains(t, err, `target "store-7"`)
 	assert.ErrorContains(t, err, `fault kind "melt"`)
 }
+
+// TestSweepBreachesMustHappenAgain: a cell that breached a contract is run
+// a second time; the breach counts only when the second run shows it too,
+// and a path is measured only from effects a second run did not refute.
+func TestSweepBreachesMustHappenAgain(t *testing.T) {
+	twice := func(first, second check.Effect) result.Cell {
+		c := sweepCell("partition-in", "profile", map[string]check.Effect{"card-auth": first})
+		a := sweepCell("partition-in", "profile", map[string]check.Effect{"card-auth": second})
+		c.Again = &a
+		return c
+	}
+	breaches, unjudged := contracts([]result.Cell{twice(check.Degraded, check.Unaffected)}, nil)
+	assert.Empty(t, breaches, "a breach the second run did not show")
+	require.Len(t, unjudged, 1)
+	assert.Contains(t, unjudged[0], "not reproduced")
+
+	breaches, _ = contracts([]result.Cell{twice(check.Degraded, check.Broken)}, nil)
+	require.Len(t, breaches, 1)
+	assert.Contains(t, breaches[0].Detail, "and broken again")
+
+	unsteady := twice(check.Degraded, check.Degraded)
+	unsteady.Again.Unsteady = "not steady"
+	breaches, unjudged = contracts([]result.Cell{unsteady}, nil)
+	assert.Empty(t, breaches)
+	require.Len(t, unjudged, 1)
+	assert.Contains(t, unjudged[0], "second run could not be judged")
+
+	paths := measuredPaths([]result.Cell{twice(check.Degraded, check.Unaffected)})
+	for _, p := range paths {
+		if p.Feature == "card-auth" {
+			assert.NotContains(t, p.Measured, "profile", "refuted by the second run")
+		}
+	}
+	paths = measuredPaths([]result.Cell{twice(check.Degraded, check.Degraded)})
+	for _, p := range paths {
+		if p.Feature == "card-auth" {
+			assert.Contains(t, p.Measured, "profile")
+		}
+	}
+}
+
+// TestSweepRecoveryTellsSlowFromStuck: deferred work still going down
+// when the wait ended makes the recovery check unknown; work that stopped
+// going down, or a bank not steady, makes it invalid, in a second run too.
+func TestSweepRecoveryTellsSlowFromStuck(t *testing.T) {
+	slow := sweepCell("pause-all", "transactions", nil)
+	slow.BackError, slow.CatchingUp = "deferred work did not catch up: consumer enrichment of transaction-enrichment has 169 messages left", true
+	stuck := sweepCell("latency-in", "transactions", nil)
+	stuck.BackError = "deferred work did not catch up: consumer feed-generator of feed-generator has 181 messages left"
+	fine := sweepCell("kill-all", "emoji", nil)
+
+	r := backCheck([]result.Cell{fine, slow})
+	assert.Equal(t, check.Unknown, r.Verdict, r.Summary)
+	assert.Contains(t, r.Summary, "still catching up")
+	require.Len(t, r.Examples, 1)
+
+	r = backCheck([]result.Cell{fine, slow, stuck})
+	assert.Equal(t, check.Invalid, r.Verdict, r.Summary)
+	assert.Contains(t, r.Summary, "not back after 1 cells")
+
+	again := sweepCell("kill-all", "emoji", nil)
+	again.Again = &stuck
+	assert.Equal(t, check.Invalid, backCheck([]result.Cell{again}).Verdict, "the second run counts too")
+	assert.Equal(t, check.Valid, backCheck([]result.Cell{fine}).Verdict)
+}

@@ -98,6 +98,21 @@ func sweepOf(sc result.Scenario) sweepView {
 				notes = append(notes, n.prefix+n.text)
 			}
 		}
+		if c.CatchingUp {
+			notes = append(notes, "deferred work still catching up when the wait ended")
+		}
+		if a := c.Again; a != nil {
+			var hurt []string
+			for _, fe := range a.Features {
+				if fe.Effect == check.Degraded || fe.Effect == check.Broken {
+					hurt = append(hurt, fe.Feature+" "+string(fe.Effect))
+				}
+			}
+			if len(hurt) == 0 {
+				hurt = []string{"no feature hurt"}
+			}
+			notes = append(notes, "run again after a contract breach: "+strings.Join(hurt, ", "))
+		}
 		row.Note = strings.Join(notes, "; ")
 		if c.Skipped == "" {
 			for _, f := range topology.Features {

@@ -38,6 +38,14 @@ type Cell struct {
 	// within the sweep's limit.
 	Back      time.Duration `json:"back"`
 	BackError string        `json:"back_error,omitempty"`
+	// CatchingUp says that, when the wait for the bank ended (BackError),
+	// its deferred work was still going down: slow, not stuck.
+	CatchingUp bool `json:"catching_up,omitempty"`
+	// Again is the cell run a second time, at once, because its first run
+	// breached a tier contract: a breach counts only when the second run
+	// shows it too (one run can catch the machine's own hiccup; a
+	// dependency shows every time). Nil when there was no breach.
+	Again *Cell `json:"again,omitempty"`
 }
 
 // FeatureEffect is one feature's figures in one cell.
