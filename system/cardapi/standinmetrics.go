@@ -9,7 +9,7 @@ import (
 // What card-api's stand-in exports, beside the mesh's metrics.
 const (
 	// MetricStandInAnswers counts the answers card-api gave alone, by why
-	// it stood in (shed, no answer) and the code it gave ("00", "51",
+	// it stood in (shed, no_answer) and the code it gave ("00", "51",
 	// "62", "91"), or "not_journaled" when the journals did not take the
 	// answer and the network was told to resend.
 	MetricStandInAnswers = "bank_standin_answers_total"

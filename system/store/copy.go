@@ -34,13 +34,6 @@ func (c *Copy[T]) Get(key string) (T, bool) {
 	return v, ok
 }
 
-// Len is how many keys the copy holds.
-func (c *Copy[T]) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.vals)
-}
-
 // Keep watches kv into the copy until ctx ends, watching again a second
 // after the watch ends for any other reason. A deleted or purged key
 // leaves the copy; a value that does not decode is skipped.
