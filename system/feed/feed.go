@@ -26,10 +26,16 @@ type Feed struct {
 	Items    []enrichment.Event `json:"items"`
 }
 
-// Add puts ev at the head of the feed unless it is already there.
+// Has reports whether the event with key is in the feed.
+func (f *Feed) Has(key string) bool {
+	return slices.ContainsFunc(f.Items, func(e enrichment.Event) bool { return e.Key == key })
+}
+
+// Add puts ev at the head of the feed unless it is already there. The
+// items are a new slice: a copy of f made before shares none of Add's.
 func (f *Feed) Add(ev enrichment.Event) {
 	f.Customer = ev.Customer
-	if slices.ContainsFunc(f.Items, func(e enrichment.Event) bool { return e.Key == ev.Key }) {
+	if f.Has(ev.Key) {
 		return
 	}
 	f.Items = append([]enrichment.Event{ev}, f.Items...)

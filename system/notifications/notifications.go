@@ -19,6 +19,9 @@ import (
 	"github.com/faultline/faultline/system/store"
 )
 
+// lanes is how many events are notified at once.
+const lanes = 4
+
 type service struct {
 	p       *process.Process
 	sent    jetstream.KeyValue
@@ -42,7 +45,12 @@ func Setup(ctx context.Context, p *process.Process) error {
 	_ = p.Metrics.Registry.Register(s.counter)
 	_ = p.Metrics.Registry.Register(s.dupes)
 	p.Handle("GET /v1/notifications/{customer}/count", s.count)
-	p.Go(func(ctx context.Context) { p.ConsumeDeferred(ctx, store.EventsStream, "notifications", "", s.notify) })
+	// In lanes, as enrichment and the feed generator: a notification is a
+	// store round trip (its record), and one at a time leaves little to
+	// spare under the sweep's load.
+	p.Go(func(ctx context.Context) {
+		p.ConsumeDeferred(ctx, store.EventsStream, "notifications", "", lanes, s.notify)
+	})
 	return nil
 }
 

@@ -1,11 +1,6 @@
 package process
 
-import (
-	"context"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-)
+import "time"
 
 // Deferred work catches up at a pace. When a deferred worker comes back
 // from an outage, its backlog is store writes the critical path did not
@@ -32,32 +27,6 @@ const (
 	catchUpLag    = time.Second
 	liveLag       = 100 * time.Millisecond
 )
-
-// ConsumeDeferred is Consume for deferred work (tier 2-3 workers): while the
-// consumer is behind, its handler is paced as the comment on catchUpFactor
-// explains. Messages handled while behind, and the time spent waiting on
-// the pace, are counted in the consumer catch-up metrics.
-func (p *Process) ConsumeDeferred(ctx context.Context, stream, name, filter string, handler func(ctx context.Context, m jetstream.Msg) error) {
-	pc := newPacer(catchUpFactor, catchUpFloor)
-	p.Consume(ctx, stream, name, filter, func(ctx context.Context, m jetstream.Msg) error {
-		if md, err := m.Metadata(); err == nil {
-			wait, behind := pc.next(md.Timestamp, time.Now())
-			if behind {
-				p.Metrics.ConsumerCaughtUp(name, wait)
-			}
-			if wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return ctx.Err()
-				case <-t.C:
-				}
-			}
-		}
-		return handler(ctx, m)
-	})
-}
 
 // pacer decides when a deferred worker handles its next message. While the
 // worker is behind, it follows a schedule anchored at one message: a
