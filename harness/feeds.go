@@ -72,5 +72,5 @@ func FeedsCaughtUp(ctx context.Context, in *Inspect, _ any) check.Result {
 	if err != nil {
 		r.Verdict, r.Summary = check.Invalid, fmt.Sprintf("deferred work did not catch up within %v: %v", FeedsLimit, err)
 	}
-	return r
+	return in.unlessInherited(r)
 }

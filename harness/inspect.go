@@ -33,6 +33,22 @@ type Check struct {
 type Inspect struct {
 	s        *suite
 	scenario string
+	// inherited says what deferred work an earlier scenario had left
+	// when this one began (inheritedWork); "" when none.
+	inherited string
+}
+
+// unlessInherited makes r, a check that deferred work caught up, unknown
+// instead of invalid when the scenario began with deferred work an earlier
+// one left: what is left at its end is then not only its own doing.
+func (in *Inspect) unlessInherited(r check.Result) check.Result {
+	if r.Verdict != check.Invalid || in.inherited == "" {
+		return r
+	}
+	r.Verdict = check.Unknown
+	r.Summary = fmt.Sprintf("not judged: the scenario began behind (%s), so what was left at its end is not only its own; it read: %s",
+		in.inherited, r.Summary)
+	return r
 }
 
 // Ops returns the scenario's history so far.

@@ -346,7 +346,8 @@ func caughtUp(name, service string, limit time.Duration, atPace bool, consumers 
 			case err != nil && strings.Contains(err.Error(), "metrics of"):
 				r.Verdict, r.Summary = check.Unknown, "cannot read the consumers' metrics: "+err.Error()
 			case err != nil:
-				r.Verdict, r.Summary = check.Invalid, fmt.Sprintf("deferred work did not catch up within %v: %v; %s", limit, err, summary)
+				r = in.unlessInherited(check.Result{Verdict: check.Invalid,
+					Summary: fmt.Sprintf("deferred work did not catch up within %v: %v; %s", limit, err, summary)})
 			case len(b) == 0:
 				r.Verdict, r.Summary = check.Unknown, "no baseline was read before the faults; "+summary
 			case len(idle) > 0:

@@ -130,15 +130,15 @@ func (s *suite) money(ctx context.Context, scenario string) moneyState {
 	return st
 }
 
-// deferredConsumers are the durable consumers whose work clears money
+// moneyConsumers are the durable consumers whose work clears money
 // findings: voids, the balance projection, payment settlement.
-var deferredConsumers = map[string]string{"card-api": "card-voids", "balance": "balance-projection", "payments": "payments-settler"}
+var moneyConsumers = map[string]string{"card-api": "card-voids", "balance": "balance-projection", "payments": "payments-settler"}
 
 // deferredBacklog sums what those consumers have left (each as
 // Inspect.Backlog reads it); false if any could not be read.
 func deferredBacklog(ctx context.Context, in *Inspect) (float64, bool) {
 	total := 0.0
-	for service, consumer := range deferredConsumers {
+	for service, consumer := range moneyConsumers {
 		v, err := in.Backlog(ctx, service, consumer)
 		if err != nil {
 			return 0, false

@@ -139,10 +139,13 @@ func (s *suite) run(t *testing.T, sc *Scenario) result.Scenario {
 	sleepUntil(ctx, h, warm+Warmup)
 	waited, steady := s.settle(ctx, sc, warm, plans)
 	settle := s.settled(sc, waited, steady)
+	inspect := &Inspect{s: s, scenario: sc.Name}
+	if left := s.inheritedWork(ctx, inspect); left != "" {
+		settle += "; " + left
+	}
 	start := h.Now()
 	h.AddEvent(history.Event{Scenario: sc.Name, At: start, Kind: history.Phase, Detail: "steady"})
 
-	inspect := &Inspect{s: s, scenario: sc.Name}
 	befores := make([]any, len(sc.Checks))
 	sleepUntil(ctx, h, start+sc.Steady-200*time.Millisecond)
 	for i, c := range sc.Checks {

@@ -61,15 +61,6 @@ const (
 	SweepRateFloor = 10
 )
 
-// sweepConsumers are the durable consumers of deferred work, by service:
-// a cell is over when every one has caught up (its backlog is zero), so
-// that every ledger entry reached the feed, enrichment and notifications
-// and every payment settled before the next fault.
-var sweepConsumers = [][2]string{
-	{"transaction-enrichment", "enrichment"}, {"feed-generator", "feed-generator"}, {"notifications", "notifications"},
-	{"card-api", "card-voids"}, {"balance", "balance-projection"}, {"payments", "payments-settler"},
-}
-
 func (sw *Sweep) defaults(scale float64, short bool) error {
 	var errs []error
 	if sw.Targets == nil {
@@ -254,9 +245,10 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 	defer stopLoad()
 	warm := h.Now()
 	sleepUntil(ctx, h, warm+Warmup)
+	in := &Inspect{s: s, scenario: sw.Name}
+	s.inheritedWork(ctx, in)
 	start := h.Now()
 	h.AddEvent(history.Event{Scenario: sw.Name, At: start, Kind: history.Phase, Detail: "steady"})
-	in := &Inspect{s: s, scenario: sw.Name}
 	// A cell run again (Cell.Again) takes the slot len(cells)+i.
 	injs := make([]*injection, 2*len(cells))
 	defer s.recoverAll(sw.Name, injs)
@@ -355,57 +347,6 @@ func (s *suite) sweep(sw *Sweep) result.Scenario {
 		check.Safely("leftovers", s.leftovers))
 	res.Verdict, res.Failures = verdict(res.Checks)
 	return res
-}
-
-// caughtUpAll waits until every consumer of deferred work has nothing
-// left to handle: for at most limit, and past it for as long as what is
-// left keeps going down, up to extra more. Deferred work is paced on
-// purpose (the catch-up pace), so a backlog a fault left can take a while;
-// one that stops going down is stuck. It returns a nil error once caught
-// up; otherwise what was left, and whether it was still going down when
-// the wait ended.
-func (s *suite) caughtUpAll(ctx context.Context, in *Inspect, limit, extra time.Duration) (catchingUp bool, err error) {
-	start := time.Now()
-	least, moved := -1.0, start
-	for {
-		total, err := s.deferredLeft(ctx, in)
-		now := time.Now()
-		if err == nil && total == 0 {
-			return false, nil
-		}
-		if total >= 0 && (least < 0 || total < least) {
-			least, moved = total, now
-		}
-		waited := now.Sub(start)
-		goingDown := now.Sub(moved) < catchUpStall
-		if ctx.Err() != nil || waited >= limit && (!goingDown || waited >= limit+extra) {
-			return goingDown && least >= 0, err
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// catchUpStall is how long deferred work may go without its backlog
-// going down before caughtUpAll calls it stuck.
-const catchUpStall = 5 * time.Second
-
-// deferredLeft returns how many messages the consumers of deferred work
-// have left in all (-1 when one could not be read), and an error naming
-// the first consumer with any left, or the read that failed.
-func (s *suite) deferredLeft(ctx context.Context, in *Inspect) (float64, error) {
-	var total float64
-	var first error
-	for _, sc := range sweepConsumers {
-		n, err := in.Backlog(ctx, sc[0], sc[1])
-		if err != nil {
-			return -1, err
-		}
-		if n > 0 && first == nil {
-			first = fmt.Errorf("consumer %s of %s has %.0f messages left", sc[1], sc[0], n)
-		}
-		total += n
-	}
-	return total, first
 }
 
 // judgeCell grades each journey of plans in one cell: its requests from
