@@ -134,12 +134,24 @@ func (g *GameDay) Serve() (down <-chan DownReport, closeSocket func(), err error
 	var once sync.Once
 	closeSocket = func() {
 		once.Do(func() {
-			_ = srv.Close()
+			// Down's report goes out before the socket closes: its handler
+			// hands it to down and only then returns, and Close would cut
+			// the connection it is still being written to (the client saw
+			// EOF). Shutdown waits for handlers to finish, up to a bound.
+			ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+			defer cancel()
+			if srv.Shutdown(ctx) != nil {
+				_ = srv.Close()
+			}
 			_ = os.Remove(path)
 		})
 	}
 	return out, closeSocket, nil
 }
+
+// closeWait bounds how long closing the control socket waits for requests
+// being answered.
+const closeWait = 5 * time.Second
 
 // GameDayClient talks to the game day up on this machine.
 type GameDayClient struct{ http *http.Client }
