@@ -25,6 +25,6 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if err != nil {
 		return err
 	}
-	p.Handle("GET /v1/accounts/{id}", process.ServeKV(kv, "account", balance.ValidID.MatchString))
+	p.Handle("GET /v1/accounts/{id}", process.ServeKV(kv, nil, "account", balance.ValidID.MatchString))
 	return nil
 }

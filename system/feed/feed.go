@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -24,6 +26,9 @@ const MaxItems = 50
 type Feed struct {
 	Customer string             `json:"customer"`
 	Items    []enrichment.Event `json:"items"`
+	// Stale marks a feed the service answered from memory because the
+	// store did not answer in time: the feed as last served.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Has reports whether the event with key is in the feed.
@@ -44,7 +49,20 @@ func (f *Feed) Add(ev enrichment.Event) {
 	}
 }
 
-type service struct{ kv jetstream.KeyValue }
+type service struct {
+	kv jetstream.KeyValue
+
+	mu     sync.Mutex
+	served map[string]Feed // by customer: the feed last read from the store
+}
+
+// readFeed is how long a feed read waits on the store before the feed
+// last served answers, marked stale: past it the bucket's leader is taken
+// to be away (a store node lost, an election under way).
+const readFeed = 300 * time.Millisecond
+
+// maxServed bounds the feeds remembered; past it the memory starts afresh.
+const maxServed = 1000
 
 // Setup wires the feed service into p.
 func Setup(ctx context.Context, p *process.Process) error {
@@ -52,7 +70,7 @@ func Setup(ctx context.Context, p *process.Process) error {
 	if err != nil {
 		return err
 	}
-	s := &service{kv: kv}
+	s := &service{kv: kv, served: map[string]Feed{}}
 	p.Handle("GET /v1/customers/{c}/feed", s.get)
 	return nil
 }
@@ -62,10 +80,43 @@ func (s *service) get(w http.ResponseWriter, r *http.Request) error {
 	if !balance.ValidID.MatchString(c) || r.Header.Get(mesh.HeaderCustomer) != c {
 		return mesh.Errorf(403, "forbidden", "not your feed")
 	}
-	f := Feed{Customer: c, Items: []enrichment.Event{}}
-	if _, err := store.GetJSON(r.Context(), s.kv, c, &f); err != nil && !errors.Is(err, store.ErrNotFound) {
+	f, err := s.read(r.Context(), c)
+	if err != nil {
 		return err
 	}
 	mesh.WriteJSON(w, 200, f)
 	return nil
+}
+
+// read returns customer's feed from the store, or, when the store fails
+// or has not answered within readFeed, the feed last served to them,
+// marked stale (store.Hedged). A customer with no feed yet has an empty
+// one.
+func (s *service) read(ctx context.Context, customer string) (Feed, error) {
+	f, stale, err := store.Hedged(ctx, readFeed, func(ctx context.Context) (Feed, error) {
+		f := Feed{Customer: customer, Items: []enrichment.Event{}}
+		_, err := store.GetJSON(ctx, s.kv, customer, &f)
+		return f, err
+	}, func() (Feed, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		f, ok := s.served[customer]
+		return f, ok
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Feed{Customer: customer, Items: []enrichment.Event{}}, nil
+	case err != nil:
+		return Feed{}, err
+	case stale:
+		f.Stale = true
+		return f, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.served) >= maxServed {
+		clear(s.served)
+	}
+	s.served[customer] = f
+	return f, nil
 }

@@ -233,14 +233,31 @@ func (p *Process) KV(ctx context.Context, bucket string) (jetstream.KeyValue, er
 
 // ServeKV returns a handler for "GET .../{id}" that answers the JSON value of
 // key {id} in kv, a 400 for an invalid id and a 404 naming what is missing.
-func ServeKV(kv jetstream.KeyValue, what string, valid func(string) bool) mesh.Handler {
+// With held, the process's copy of kv (store.Copy), a read the bucket
+// fails or leaves unanswered for copyAfter (a store node lost, an election
+// under way) is answered from the copy, which holds what the bucket held
+// when the copy last heard from it (store.Hedged); a key the bucket says
+// is missing is a 404, never the copy's.
+func ServeKV(kv jetstream.KeyValue, held *store.Copy[json.RawMessage], what string, valid func(string) bool) mesh.Handler {
+	get := func(ctx context.Context, id string) (json.RawMessage, error) {
+		var v json.RawMessage
+		_, err := store.GetJSON(ctx, kv, id, &v)
+		return v, err
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
 		if !valid(id) {
 			return mesh.Errorf(http.StatusBadRequest, "bad_"+what, "invalid %s id", what)
 		}
 		var v json.RawMessage
-		_, err := store.GetJSON(r.Context(), kv, id, &v)
+		var err error
+		if held == nil {
+			v, err = get(r.Context(), id)
+		} else {
+			v, _, err = store.Hedged(r.Context(), copyAfter,
+				func(ctx context.Context) (json.RawMessage, error) { return get(ctx, id) },
+				func() (json.RawMessage, bool) { return held.Get(id) })
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return mesh.Errorf(http.StatusNotFound, "unknown_"+what, "%s %s does not exist", what, id)
 		}
@@ -251,6 +268,10 @@ func ServeKV(kv jetstream.KeyValue, what string, valid func(string) bool) mesh.H
 		return nil
 	}
 }
+
+// copyAfter is how long ServeKV waits on the bucket before it answers
+// from a copy: past it the bucket's leader is taken to be away.
+const copyAfter = 300 * time.Millisecond
 
 // policy authorises a service's routes from the mesh description.
 type policy string
