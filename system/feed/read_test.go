@@ -2,7 +2,6 @@ package feed
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,21 +12,6 @@ import (
 	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/store/storetest"
 )
-
-// silentWhen is a bucket whose reads go unanswered while silent is set,
-// as a bucket's do while its leader is lost; otherwise it is the bucket.
-type silentWhen struct {
-	jetstream.KeyValue
-	silent atomic.Bool
-}
-
-func (b *silentWhen) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
-	if b.silent.Load() {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	return b.KeyValue.Get(ctx, key)
-}
 
 // TestFeedReadAnswersTheLastServedWhileTheStoreIsSilent: while the feed
 // bucket does not answer, a customer's read is answered within readFeed
@@ -44,7 +28,7 @@ func TestFeedReadAnswersTheLastServedWhileTheStoreIsSilent(t *testing.T) {
 	f.Add(enrichment.Event{Key: "e1", Customer: "c00001", Amount: -450, Description: "Tesco"})
 	require.NoError(t, store.PutJSON(ctx, kv, "c00001", f))
 	require.NoError(t, store.PutJSON(ctx, kv, "c00002", f))
-	bucket := &silentWhen{KeyValue: kv}
+	bucket := &storetest.Silenceable{KeyValue: kv}
 	s := &service{kv: bucket, served: map[string]Feed{}}
 
 	got, err := s.read(ctx, "c00001")
@@ -52,7 +36,7 @@ func TestFeedReadAnswersTheLastServedWhileTheStoreIsSilent(t *testing.T) {
 	require.False(t, got.Stale)
 	require.Len(t, got.Items, 1)
 
-	bucket.silent.Store(true)
+	bucket.Silent.Store(true)
 	start := time.Now()
 	got, err = s.read(ctx, "c00001")
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,21 +16,6 @@ import (
 	"github.com/faultline/faultline/system/store"
 	"github.com/faultline/faultline/system/store/storetest"
 )
-
-// silentWhen is a bucket whose reads go unanswered while silent is set,
-// as a bucket's do while its leader is lost; otherwise it is the bucket.
-type silentWhen struct {
-	jetstream.KeyValue
-	silent atomic.Bool
-}
-
-func (b *silentWhen) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
-	if b.silent.Load() {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	return b.KeyValue.Get(ctx, key)
-}
 
 // TestServeKVAnswersFromTheCopyWhileTheBucketIsSilent: with a copy, a
 // read the bucket leaves unanswered is answered from the copy within
@@ -49,7 +33,7 @@ func TestServeKVAnswersFromTheCopyWhileTheBucketIsSilent(t *testing.T) {
 	held := store.NewCopy[json.RawMessage]()
 	go held.Keep(ctx, kv, slog.New(slog.DiscardHandler))
 	require.Eventually(t, func() bool { _, ok := held.Get("m001"); return ok }, 5*time.Second, 10*time.Millisecond)
-	bucket := &silentWhen{KeyValue: kv}
+	bucket := &storetest.Silenceable{KeyValue: kv}
 	valid := func(string) bool { return true }
 
 	get := func(h mesh.Handler, id string) (*httptest.ResponseRecorder, time.Duration, error) {
@@ -69,7 +53,7 @@ func TestServeKVAnswersFromTheCopyWhileTheBucketIsSilent(t *testing.T) {
 	require.ErrorAs(t, err, &me, "the bucket answers: m002 is missing")
 	require.Equal(t, http.StatusNotFound, me.Status)
 
-	bucket.silent.Store(true)
+	bucket.Silent.Store(true)
 	w, took, err := get(withCopy, "m001")
 	require.NoError(t, err)
 	require.Less(t, took, 800*time.Millisecond, "answered from the copy, not at the deadline")

@@ -3,6 +3,8 @@
 package storetest
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,4 +32,21 @@ func Node(t testing.TB) (*server.Server, jetstream.JetStream) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	return ns, js
+}
+
+// Silenceable is a bucket whose reads go unanswered while Silent is set, as
+// a bucket's do while its leader is lost (until the caller's deadline);
+// otherwise, and for every other operation, it is the bucket.
+type Silenceable struct {
+	jetstream.KeyValue
+	Silent atomic.Bool
+}
+
+// Get waits for ctx to end while the bucket is silent.
+func (b *Silenceable) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if b.Silent.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return b.KeyValue.Get(ctx, key)
 }
