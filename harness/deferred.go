@@ -87,10 +87,13 @@ const (
 // ended: the scenario's checks of deferred work cannot tell its backlog
 // from its own (Inspect.unlessInherited). It returns that, or "".
 func (s *suite) inheritedWork(ctx context.Context, in *Inspect) string {
-	if left, err := s.deferredLeft(ctx, in); left < 0 {
+	switch left, err := s.deferredLeft(ctx, in); {
+	case left < 0:
 		// Not a backlog: the checks that read it will say they cannot.
 		progress("%s: cannot read deferred work's backlog (%v); not waiting for it", in.scenario, err)
 		return ""
+	case left == 0:
+		return "" // nothing left: the usual case, one read
 	}
 	t0 := time.Now()
 	_, err := s.caughtUpAll(ctx, in, inheritedLimit, inheritedExtra)

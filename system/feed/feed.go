@@ -105,7 +105,7 @@ func (s *service) read(ctx context.Context, customer string) (Feed, error) {
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return Feed{Customer: customer, Items: []enrichment.Event{}}, nil
+		return f, nil // the empty feed the read began with
 	case err != nil:
 		return Feed{}, err
 	case stale:

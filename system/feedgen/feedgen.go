@@ -77,13 +77,7 @@ func (s *service) fold(ctx context.Context, m jetstream.Msg) error {
 		return nil // folded before: a redelivery
 	}
 	f.Add(ev) // into new items: the kept feed is not changed
-	b, _ := json.Marshal(f)
-	var err error
-	if rev == 0 {
-		rev, err = s.kv.Create(ctx, ev.Customer, b)
-	} else {
-		rev, err = s.kv.Update(ctx, ev.Customer, b, rev)
-	}
+	rev, err := store.PutJSONAt(ctx, s.kv, ev.Customer, rev, f)
 	if err != nil {
 		// Another writer, or a write whose outcome is not known: read
 		// the feed afresh when the event comes again.

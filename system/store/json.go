@@ -54,13 +54,7 @@ func UpdateJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string, c
 		if err := change(&v); err != nil {
 			return v, err
 		}
-		b, _ := json.Marshal(v)
-		if rev == 0 {
-			_, err = kv.Create(ctx, key, b)
-		} else {
-			_, err = kv.Update(ctx, key, b, rev)
-		}
-		if err == nil {
+		if _, err = PutJSONAt(ctx, kv, key, rev, v); err == nil {
 			return v, nil
 		}
 		if !IsConflict(err) {
@@ -69,4 +63,18 @@ func UpdateJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string, c
 	}
 	var zero T
 	return zero, fmt.Errorf("write %s/%s: too much contention", kv.Bucket(), key)
+}
+
+// PutJSONAt writes v under key only if the key is still at revision rev (0:
+// only if it does not exist), and returns the revision the write made. A
+// key that moved on is a conflict (IsConflict).
+func PutJSONAt(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64, v any) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return kv.Create(ctx, key, b)
+	}
+	return kv.Update(ctx, key, b, rev)
 }
